@@ -1,0 +1,1 @@
+"""Datasets: readers that convert KITTI and nuScenes into the stack convention, and the Log abstraction."""

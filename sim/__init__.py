@@ -1,0 +1,1 @@
+"""Simulation: log replay and the closed-loop simulator."""

@@ -14,8 +14,9 @@ from drivestack.msgs.base import Message, array_field, check_finite
 class EgoState(Message):
     """Pose and motion of the ego vehicle; ``frame_id`` is the world frame of the pose.
 
-    The ego frame: x forward, y left, z up, origin at the rear axle centre on the ground
-    (datasets convert their IMU/LiDAR origins into it).
+    The ego frame ``"ego"``: x forward, y left, z up. Each dataset reader states its origin
+    (KITTI: the Velodyne origin, so KITTI scans need no transform; nuScenes: ego_pose's
+    rear-axle origin). Boxes and points arrive in ``"ego"`` unless a message says otherwise.
     """
 
     pose: np.ndarray = array_field((4, 4), "float64", "T_world_from_ego, [m]")

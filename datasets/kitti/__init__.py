@@ -1,0 +1,1 @@
+"""KITTI readers (object, tracking, raw) into the stack convention."""

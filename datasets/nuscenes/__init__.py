@@ -1,0 +1,1 @@
+"""nuScenes reader (through nuscenes-devkit) into the stack convention."""

@@ -1,0 +1,1 @@
+"""Control: pure pursuit, Stanley, PID."""

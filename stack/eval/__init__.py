@@ -1,0 +1,1 @@
+"""KITTI evaluation (object AP, tracking CLEAR MOT / sAMOTA / HOTA)."""

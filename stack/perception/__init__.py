@@ -1,0 +1,1 @@
+"""Perception: camera CNN, LiDAR detectors, camera-LiDAR fusion."""

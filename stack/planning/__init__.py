@@ -1,0 +1,1 @@
+"""Planning: costmap, A*, D* Lite, Hybrid A*, smoothing, speed profile."""

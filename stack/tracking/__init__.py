@@ -1,0 +1,1 @@
+"""3D multi-object tracking with a TCN motion model."""
