@@ -12,7 +12,6 @@ import math
 from heapq import heappop, heappush
 
 import numpy as np
-
 from drivestack.msgs import PlanStatus
 from drivestack.planning.base import MOVES, GridPlanResult, check_problem
 
