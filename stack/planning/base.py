@@ -153,3 +153,27 @@ def path_cost(cost: np.ndarray, path: np.ndarray, lethal: float = 1.0, cost_weig
             return math.inf
         total += (SQRT2 if di and dj else 1.0) * (1.0 + cost_weight * float(cost[i1, j1]))
     return total
+
+
+@dataclass(frozen=True)
+class PosePlanResult:
+    """What a kinematic planner (Hybrid A*) returns.
+
+    Attributes:
+        status: As in :class:`GridPlanResult`; on BUDGET_EXHAUSTED the path is a valid,
+            collision-free partial path towards the goal.
+        poses: (N, 3) float64 x [m], y [m], yaw [rad] of the rear axle, in the grid's frame.
+        directions: (N,) int8 +1 forward / -1 reverse motion reaching each pose.
+        curvatures: (N,) float64 [1/m] path curvature at each pose, left positive.
+        cost: Search cost (penalised length) [m]; ``inf`` without a path.
+        expansions: Search nodes expanded.
+        detail: Why, when status is not OK.
+    """
+
+    status: PlanStatus
+    poses: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
+    directions: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int8))
+    curvatures: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    cost: float = math.inf
+    expansions: int = 0
+    detail: str = ""
