@@ -167,4 +167,5 @@ def _true_cost(cost: np.ndarray, path: np.ndarray, cost_weight: float) -> float:
     if len(path) < 2:
         return 0.0
     steps = np.where(np.abs(np.diff(path, axis=0)).sum(axis=1) == 2, math.sqrt(2.0), 1.0)
-    return float(np.sum(steps * (1.0 + cost_weight * cost[path[1:, 0], path[1:, 1]])))
+    entered = cost[path[1:, 0], path[1:, 1]].astype(np.float64)  # (N-1,)
+    return float(np.sum(steps * (1.0 + cost_weight * entered)))

@@ -71,3 +71,59 @@ def parking_lot(
     start = (3.5, width / 2, 0.0)
     goal = (slot_x, 2.0 + 0.9 + 0.3, math.pi / 2)  # rear axle 0.9 m ahead of the rear bumper
     return grid, start, goal
+
+
+def w3_moving_blocks(
+    grid: np.ndarray,
+    replans: int = 20,
+    move_cells: int = 10,
+    block_ahead: int = 15,
+    block_size: int = 5,
+) -> dict[str, float | int | bool]:
+    """W3: move along the path, drop a block on the path ahead, replan; D* Lite vs A*.
+
+    Each round the robot moves ``move_cells`` cells along its current path, then a
+    ``block_size`` square of obstacles is dropped centred ``block_ahead`` cells further along
+    the remaining path (a newly sensed obstacle), and both planners replan from the robot.
+
+    Returns:
+        Round count, summed expansions and seconds of D* Lite repairs and of A* from
+        scratch, and whether their costs agreed every round.
+    """
+    import time
+
+    from drivestack.planning.astar import astar
+    from drivestack.planning.dstar_lite import DStarLite
+
+    n = grid.shape[0]
+    start, goal = (0, 0), (n - 1, n - 1)
+    cost = grid.copy()
+    planner = DStarLite(cost, start, goal)
+    res = planner.replan()
+    stats: dict[str, float | int | bool] = {
+        "replans": 0, "dstar_expansions": 0, "dstar_s": 0.0,
+        "astar_expansions": 0, "astar_s": 0.0, "costs_equal": True,
+        "initial_expansions": res.expansions,
+    }  # fmt: skip
+    half = block_size // 2
+    for _ in range(replans):
+        if not res.ok or len(res.path) <= move_cells + block_ahead:
+            break
+        start = (int(res.path[move_cells][0]), int(res.path[move_cells][1]))
+        bi, bj = (int(v) for v in res.path[move_cells + block_ahead])
+        cost = cost.copy()
+        cost[max(bi - half, 0) : bi + half + 1, max(bj - half, 0) : bj + half + 1] = 1.0
+        cost[start] = cost[goal] = 0.0
+        t0 = time.perf_counter()
+        res = planner.replan(cost, start)
+        stats["dstar_s"] += time.perf_counter() - t0
+        t0 = time.perf_counter()
+        ref = astar(cost, start, goal)
+        stats["astar_s"] += time.perf_counter() - t0
+        stats["replans"] += 1
+        stats["dstar_expansions"] += res.expansions
+        stats["astar_expansions"] += ref.expansions
+        stats["costs_equal"] = bool(stats["costs_equal"]) and (
+            res.status == ref.status and (not ref.ok or abs(res.cost - ref.cost) < 1e-6)
+        )
+    return stats
