@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from drivestack.msgs import CostGrid
-from drivestack.planning.costmap import world_to_cell, world_to_local
+from drivestack.planning.costmap import world_to_local
 
 
 @dataclass(frozen=True)
@@ -61,16 +61,6 @@ def _descend(points: np.ndarray, fixed: np.ndarray, config: SmoothingConfig) -> 
         step = config.w_data * (points - p) + config.w_smooth * lap
         p[move] += step[move]
     return p
-
-
-def _lethal(grid: CostGrid, xy: np.ndarray) -> np.ndarray:
-    """(N,) bool: point in a lethal cell or off the grid."""
-    cells = world_to_cell(grid, xy)
-    h, w = grid.cost.shape
-    inside = (cells[:, 0] >= 0) & (cells[:, 0] < h) & (cells[:, 1] >= 0) & (cells[:, 1] < w)
-    out = np.ones(len(xy), dtype=bool)
-    out[inside] = grid.cost[cells[inside, 0], cells[inside, 1]] >= grid.lethal
-    return out
 
 
 def _bad_segments(grid: CostGrid, p: np.ndarray) -> np.ndarray:

@@ -32,6 +32,7 @@ class SpeedProfileConfig:
     conflict_half_width: float = 1.5  # [m] ego half-width + margin, lateral to the path
     stop_margin: float = 4.0  # [m] stop the reference point this far before a conflict
     yield_time_gap: float = 2.0  # [s] a forecast within this of the ego's arrival blocks
+    stop_at_end: bool = True  # come to rest at the path's end: nothing beyond it was checked
 
 
 def arc_length(xy: np.ndarray) -> np.ndarray:
@@ -43,7 +44,7 @@ def speed_limits(
     s: np.ndarray, curvatures: np.ndarray, config: SpeedProfileConfig,
     stop_at: float | None = None, cusps: np.ndarray | None = None,
 ) -> np.ndarray:  # fmt: skip
-    """(N,) [m/s] pointwise speed cap: limit, lateral acceleration, cusps, and a stop."""
+    """(N,) [m/s] pointwise speed cap: limit, lateral acceleration, cusps, a stop, the end."""
     vmax = np.full(len(s), config.speed_limit)
     bend = np.abs(curvatures) > 1e-9
     vmax[bend] = np.minimum(vmax[bend], np.sqrt(config.max_lat_accel / np.abs(curvatures[bend])))
@@ -51,6 +52,8 @@ def speed_limits(
         vmax[cusps] = 0.0
     if stop_at is not None:
         vmax[s >= stop_at] = 0.0
+    if config.stop_at_end:
+        vmax[-1] = 0.0
     return vmax
 
 
