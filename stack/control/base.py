@@ -88,9 +88,10 @@ def track(
     dt = config.default_dt if state.last_ns is None else max((now_ns - state.last_ns) / 1e9, 1e-3)
     start = state.index if state.trajectory_stamp_ns == trajectory.stamp_ns else 0
     pose = (*ego.xy, ego.yaw)
-    moving = trajectory.status in (PlanStatus.OK, PlanStatus.BUDGET_EXHAUSTED) and len(
-        trajectory.times
-    ) > 1
+    moving = (
+        trajectory.status in (PlanStatus.OK, PlanStatus.BUDGET_EXHAUSTED)
+        and len(trajectory.times) > 1
+    )
     if not moving:
         accel, pid = pid_step(state.pid, -ego.speed, dt, config.pid)
         command = ControlCommand(
@@ -127,7 +128,9 @@ def track(
         # Feed the plan's acceleration forward only while the plan itself moves.
         feedforward = float(trajectory.accelerations[nearest]) if abs(target) > 1e-3 else 0.0
         accel, pid = pid_step(state.pid, target - ego.speed, dt, config.pid, feedforward)
-    command = ControlCommand(stamp_ns=now_ns, frame_id="ego", steering_angle=steer, acceleration=accel)
+    command = ControlCommand(
+        stamp_ns=now_ns, frame_id="ego", steering_angle=steer, acceleration=accel
+    )
     if not math.isfinite(steer):
         raise ValueError("track: lateral controller returned a non-finite steering angle")
     return command, TrackerState(pid, nearest, trajectory.stamp_ns, now_ns)

@@ -124,9 +124,7 @@ def astar_csgraph(
         count = int(settled.sum())
         if settled[t]:
             path = _trace(pred, s, t, cols)
-            return GridPlanResult(
-                PlanStatus.OK, path, _true_cost(cost, path, cost_weight), count
-            )
+            return GridPlanResult(PlanStatus.OK, path, _true_cost(cost, path, cost_weight), count)
         if count == prev_count and limit / 2.0 >= w_max:
             # Nothing new within a bound one edge wider than the last: every settled cell's
             # neighbours are settled, so the start's component is exhausted.

@@ -92,7 +92,9 @@ def check_problem(
     """
     if not isinstance(cost, np.ndarray) or cost.ndim != 2 or cost.size == 0:
         shape = getattr(cost, "shape", None)
-        return GridPlanResult(PlanStatus.INVALID_INPUT, detail=f"cost: need a 2D array, got {shape}")
+        return GridPlanResult(
+            PlanStatus.INVALID_INPUT, detail=f"cost: need a 2D array, got {shape}"
+        )
     if not np.isfinite(cost).all() or (cost < 0).any():
         return GridPlanResult(PlanStatus.INVALID_INPUT, detail="cost: NaN, inf or negative values")
     h, w = cost.shape
@@ -103,7 +105,9 @@ def check_problem(
             )
     for name, cell in (("start", start), ("goal", goal)):
         if cost[cell[0], cell[1]] >= lethal:
-            return GridPlanResult(PlanStatus.NO_PATH, detail=f"{name} {tuple(cell)} is in an obstacle")
+            return GridPlanResult(
+                PlanStatus.NO_PATH, detail=f"{name} {tuple(cell)} is in an obstacle"
+            )
     return None
 
 
@@ -132,7 +136,9 @@ def octile(di: np.ndarray | float, dj: np.ndarray | float) -> np.ndarray | float
     return np.maximum(a, b) + (SQRT2 - 1.0) * np.minimum(a, b)
 
 
-def path_cost(cost: np.ndarray, path: np.ndarray, lethal: float = 1.0, cost_weight: float = 1.0) -> float:
+def path_cost(
+    cost: np.ndarray, path: np.ndarray, lethal: float = 1.0, cost_weight: float = 1.0
+) -> float:
     """Cost of a cell path in the grid model, computed independently of any planner.
 
     Args:

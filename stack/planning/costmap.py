@@ -104,6 +104,7 @@ def build_costmap(
     objects: TrackedObjects | None,
     forecasts: ObjectForecasts | None,
     config: CostmapConfig = CostmapConfig(),
+    origin: np.ndarray | None = None,
 ) -> CostGrid:
     """Builds the costmap around the ego.
 
@@ -113,6 +114,9 @@ def build_costmap(
         objects: Tracked objects ("ego" or world frame), or None.
         forecasts: Object forecasts ("ego" or world frame), or None.
         config: Geometry and weights.
+        origin: (3,) world x, y, yaw of cell (0, 0)'s corner; default: centred on the ego
+            (:func:`grid_origin`). A fixed origin keeps the grid still while the ego moves,
+            which incremental planners (D* Lite) need.
 
     Returns:
         A :class:`CostGrid` (H, W) = (width, length) / resolution, ``lethal`` from config,
@@ -123,12 +127,14 @@ def build_costmap(
     """
     res = config.resolution
     h, w = int(round(config.width / res)), int(round(config.length / res))
-    origin = grid_origin(ego, config)
+    origin = grid_origin(ego, config) if origin is None else np.asarray(origin, np.float64)
     centres = (np.mgrid[0:h, 0:w].astype(np.float64) + 0.5) * res  # (2, H, W) y, x [m]
     cost = np.zeros((h, w), dtype=np.float32)  # (H, W)
 
     if route is not None and len(route.poses) > 0:
-        route_xy = world_to_local(origin, _to_world(ego, route.frame_id, route.poses[:, :2], "route"))
+        route_xy = world_to_local(
+            origin, _to_world(ego, route.frame_id, route.poses[:, :2], "route")
+        )
         dist = _distance_to_polyline(route_xy, h, w, res)  # (H, W) [m]
         ratio = dist / config.corridor_half_width
         cost = np.maximum(cost, (config.corridor_edge_cost * ratio**2).astype(np.float32))
@@ -151,13 +157,17 @@ def build_costmap(
     if forecasts is not None and len(forecasts.track_ids) > 0:
         pos = np.asarray(forecasts.positions, dtype=np.float64)  # (N, T, 2)
         n, t = pos.shape[:2]
-        xy = world_to_local(origin, _to_world(ego, forecasts.frame_id, pos.reshape(-1, 2), "forecasts"))
+        xy = world_to_local(
+            origin, _to_world(ego, forecasts.frame_id, pos.reshape(-1, 2), "forecasts")
+        )
         xy = xy.reshape(n, t, 2)
         sigma = np.asarray(forecasts.position_std, dtype=np.float64).max(axis=2)  # (N, T)
         size = np.asarray(forecasts.sizes, dtype=np.float64)[:, :2].max(axis=1) / 2  # (N,)
         for k in range(n):
             for j in range(t):
-                peak = config.forecast_peak * math.exp(-forecasts.horizons[j] / config.forecast_decay)
+                peak = config.forecast_peak * math.exp(
+                    -forecasts.horizons[j] / config.forecast_decay
+                )
                 radius = size[k] + grow + 2.0 * sigma[k, j]
                 _stamp_disc(cost, centres, res, xy[k, j], radius, min(peak, config.lethal * 0.99))
     return CostGrid(
@@ -170,7 +180,9 @@ def build_costmap(
     )
 
 
-def _window(h: int, w: int, res: float, cx: float, cy: float, r: float) -> tuple[slice, slice] | None:
+def _window(
+    h: int, w: int, res: float, cx: float, cy: float, r: float
+) -> tuple[slice, slice] | None:
     """Row/col slices of the cells within a square of half-size r [m] around (cx, cy)."""
     i0, i1 = max(int((cy - r) / res), 0), min(int((cy + r) / res) + 1, h)
     j0, j1 = max(int((cx - r) / res), 0), min(int((cx + r) / res) + 1, w)

@@ -200,9 +200,7 @@ def hybrid_astar(
         )
 
     # Node storage: pose, g, parent, primitive index (-1 for the root), direction.
-    nodes: list[tuple[float, float, float, float, int, int, int]] = [
-        (sx, sy, syaw, 0.0, -1, -1, 0)
-    ]
+    nodes: list[tuple[float, float, float, float, int, int, int]] = [(sx, sy, syaw, 0.0, -1, -1, 0)]
     best_g = {lattice(sx, sy, syaw): 0.0}
     hw = config.heuristic_weight
     heap = [(hw * heuristic(sx, sy), 0)]
@@ -254,12 +252,18 @@ def hybrid_astar(
             if nkey in closed:
                 continue
             d = int(prim_dir[p])
-            ng = g + float(prim_cost[p]) + (config.switch_penalty if direction and d != direction else 0.0)
+            ng = (
+                g
+                + float(prim_cost[p])
+                + (config.switch_penalty if direction and d != direction else 0.0)
+            )
             if ng < best_g.get(nkey, math.inf):
                 best_g[nkey] = ng
                 nodes.append((nx, ny, nyaw, ng, nid, p, d))
                 heappush(heap, (ng + hw * heuristic(nx, ny), len(nodes) - 1))
-    return PosePlanResult(PlanStatus.NO_PATH, expansions=expansions, detail="search space exhausted")
+    return PosePlanResult(
+        PlanStatus.NO_PATH, expansions=expansions, detail="search space exhausted"
+    )
 
 
 def _analytic_shot(
@@ -307,7 +311,11 @@ def _chain(
         sub = local[nodes[k][5]]  # (M, 3)
         poses.append(
             np.stack(
-                [x + c * sub[:, 0] - s * sub[:, 1], y + s * sub[:, 0] + c * sub[:, 1], yaw + sub[:, 2]],
+                [
+                    x + c * sub[:, 0] - s * sub[:, 1],
+                    y + s * sub[:, 0] + c * sub[:, 1],
+                    yaw + sub[:, 2],
+                ],
                 axis=1,
             )
         )

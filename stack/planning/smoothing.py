@@ -89,7 +89,9 @@ def _bad_segments(grid: CostGrid, p: np.ndarray) -> np.ndarray:
             t1, t2 = (cells - a_ax) / d_ax, (cells + 1 - a_ax) / d_ax
         parallel = np.broadcast_to(d_ax == 0, rows.shape)
         within = (a_ax >= cells) & (a_ax <= cells + 1)
-        t_lo = np.where(parallel, np.where(within, t_lo, np.inf), np.maximum(t_lo, np.minimum(t1, t2)))
+        t_lo = np.where(
+            parallel, np.where(within, t_lo, np.inf), np.maximum(t_lo, np.minimum(t1, t2))
+        )
         t_hi = np.where(parallel, t_hi, np.minimum(t_hi, np.maximum(t1, t2)))
     return (lethal & (t_lo <= t_hi)).any(axis=(1, 2))
 

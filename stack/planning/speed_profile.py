@@ -119,6 +119,7 @@ def build_trajectory(
     forecasts: ObjectForecasts | None = None,
     status: PlanStatus = PlanStatus.OK,
     detail: str = "",
+    stop_at: float | None = None,
 ) -> Trajectory:
     """Times a path into a :class:`Trajectory` starting at the ego's stamp.
 
@@ -129,6 +130,7 @@ def build_trajectory(
         config: Limits.
         directions: (N,) +1 / -1 per pose (reverse segments get negative speeds); None = fwd.
         forecasts: Objects to stop/yield for, in ``ego.frame_id``.
+        stop_at: [m] along the path to come to rest at (a STOP command), or None.
         status: Status to carry (the planner's).
         detail: Detail to carry; a stop for a forecast is appended.
 
@@ -139,10 +141,12 @@ def build_trajectory(
     dirs = np.ones(len(poses)) if directions is None else np.asarray(directions, dtype=np.float64)
     s = arc_length(poses[:, :2])
     cusps = np.flatnonzero(np.diff(dirs) != 0)  # last pose before each direction change
-    vmax = speed_limits(s, curvatures, config, cusps=cusps)
+    vmax = speed_limits(s, curvatures, config, stop_at=stop_at, cusps=cusps)
     v0 = abs(ego.speed)
     v = profile(s, vmax, v0, config)
     stop = forecast_stop(poses[:, :2], s, arrival_times(s, v), forecasts, config)
+    if stop is not None and stop_at is not None:
+        stop = min(stop, stop_at)
     if stop is not None:
         v = profile(s, speed_limits(s, curvatures, config, stop_at=stop, cusps=cusps), v0, config)
         detail = (detail + "; " if detail else "") + f"stopping at s={stop:.1f} m for a forecast"

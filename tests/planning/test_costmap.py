@@ -14,7 +14,9 @@ def ego_at(x: float, y: float, yaw: float) -> EgoState:
     pose = np.eye(4)
     pose[:2, :2] = [[math.cos(yaw), -math.sin(yaw)], [math.sin(yaw), math.cos(yaw)]]
     pose[:2, 3] = [x, y]
-    return EgoState(stamp_ns=5, frame_id="world", pose=pose, velocity=np.zeros(3), acceleration=np.zeros(3))
+    return EgoState(
+        stamp_ns=5, frame_id="world", pose=pose, velocity=np.zeros(3), acceleration=np.zeros(3)
+    )
 
 
 def objects_in_ego(boxes: list[list[float]]) -> TrackedObjects:
@@ -28,7 +30,7 @@ def objects_in_ego(boxes: list[list[float]]) -> TrackedObjects:
 
 
 def cost_at(grid, xy) -> float:
-    (i, j), = world_to_cell(grid, np.array([xy]))
+    ((i, j),) = world_to_cell(grid, np.array([xy]))
     return float(grid.cost[i, j])
 
 
@@ -37,7 +39,7 @@ def test_costmap_geometry_and_cell_round_trip():
     grid = build_costmap(ego, None, None, None, CostmapConfig())
     grid.validate()
     assert grid.cost.shape == (200, 400)
-    (i, j), = world_to_cell(grid, np.array([[100.0, -50.0]]))
+    ((i, j),) = world_to_cell(grid, np.array([[100.0, -50.0]]))
     assert (i, j) == (100, 100)  # ego at (behind, width / 2) / resolution
     centre = cell_to_world(grid, np.array([[i, j]]))[0]
     assert np.hypot(*(centre - [100.0, -50.0])) <= 0.2 * math.sqrt(0.5) + 1e-9
@@ -58,7 +60,9 @@ def test_costmap_object_in_ego_frame_is_lethal_at_its_world_position_only():
 def test_costmap_corridor_is_free_on_route_and_lethal_beyond_its_half_width():
     ego = ego_at(0.0, 0.0, 0.0)
     xs = np.linspace(-20, 60, 81)
-    route = Path(stamp_ns=5, frame_id="world", poses=np.stack([xs, np.zeros_like(xs), np.zeros_like(xs)], 1))
+    route = Path(
+        stamp_ns=5, frame_id="world", poses=np.stack([xs, np.zeros_like(xs), np.zeros_like(xs)], 1)
+    )
     grid = build_costmap(ego, route, None, None, CostmapConfig(corridor_half_width=3.5))
     assert cost_at(grid, (10.0, 0.05)) < 0.01
     assert 0.0 < cost_at(grid, (10.0, 2.5)) < grid.lethal

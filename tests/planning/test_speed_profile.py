@@ -76,7 +76,9 @@ def test_trajectory_stops_before_a_forecast_on_the_path():
     conflict_s = 30.0 - (cfg.conflict_half_width + 0.5)  # first path point within reach
     assert traj.poses[-1, 0] <= conflict_s - cfg.stop_margin + 0.5 + 1e-9
     assert "forecast" in traj.detail
-    far = ObjectForecasts(**{**fc.__dict__, "positions": np.array([[[30.0, 9.0], [30.0, 9.0]]], np.float32)})
+    far = ObjectForecasts(
+        **{**fc.__dict__, "positions": np.array([[[30.0, 9.0], [30.0, 9.0]]], np.float32)}
+    )
     assert build_trajectory(poses, np.zeros(121), ego(8.0), cfg, forecasts=far).speeds[-1] > 0
 
 
