@@ -196,8 +196,7 @@ def plan_step(
         status = result.status if result.status != PlanStatus.OK else PlanStatus.NO_PATH
         return stop_trajectory(ego, status, detail, speed.max_decel), grid, state
 
-    xy = cell_to_world(grid, result.path)
-    xy[0] = ego.xy  # start exactly at the ego, not at its cell centre
+    xy = cell_to_world(grid, result.path)  # (N, 2) cell centres; the first is the ego's cell
     smooth = smooth_path(xy, grid, config.smoothing)
     detail = result.detail
     if not smooth.valid:

@@ -127,3 +127,58 @@ def w3_moving_blocks(
             res.status == ref.status and (not ref.ok or abs(res.cost - ref.cost) < 1e-6)
         )
     return stats
+
+
+def road_scene(seed: int = 0):
+    """An urban scene for the planner pipeline: a parked car in the lane, a crossing pedestrian.
+
+    The ego drives at 8 m/s along a gently curving logged route; a car is parked 25 m ahead
+    half in the lane (the plan must swerve around it inside the corridor) and a pedestrian
+    forecast crosses the route 47 m ahead at 0.6 m/s, on it from ~3 s to ~10 s (the speed
+    profile must yield).
+
+    Returns:
+        :class:`drivestack.planning.pipeline.PlanInputs` (world frame "world").
+    """
+    from drivestack.msgs import EgoState, ObjectForecasts, Path, TrackedObjects
+    from drivestack.planning.pipeline import PlanInputs
+
+    rng = np.random.default_rng(seed)
+    yaw0 = 0.2
+    pose = np.eye(4)
+    pose[:2, :2] = [[math.cos(yaw0), -math.sin(yaw0)], [math.sin(yaw0), math.cos(yaw0)]]
+    pose[:2, 3] = [10.0, 5.0]
+    ego = EgoState(
+        stamp_ns=1_000_000_000, frame_id="world", pose=pose,
+        velocity=np.array([8.0, 0.0, 0.0]), acceleration=np.zeros(3),
+    )  # fmt: skip
+    s = np.arange(-20.0, 90.0, 1.0)  # [m] along the route
+    heading = yaw0 + 0.004 * np.clip(s, 0, None)  # gentle left curve
+    x = 10.0 + np.concatenate([[0.0], np.cumsum(np.cos(heading[:-1]))]) - 20 * math.cos(yaw0)
+    y = 5.0 + np.concatenate([[0.0], np.cumsum(np.sin(heading[:-1]))]) - 20 * math.sin(yaw0)
+    route = Path(stamp_ns=ego.stamp_ns, frame_id="world", poses=np.stack([x, y, heading], axis=1))
+
+    def along(dist: float, left: float) -> tuple[float, float, float]:
+        """World pose ``dist`` m along the route (from the ego) and ``left`` m to its left."""
+        k = int(np.argmin(np.abs(s - dist)))
+        return x[k] - left * math.sin(heading[k]), y[k] + left * math.cos(heading[k]), heading[k]
+
+    car = along(25.0, 1.6)  # parked half in the lane
+    objects = TrackedObjects(
+        stamp_ns=ego.stamp_ns, frame_id="world", track_ids=np.array([1], np.int64),
+        boxes=np.array([[car[0], car[1], 0.8, 4.4, 1.8, 1.5, car[2] + 0.05]], np.float32),
+        velocities=np.zeros((1, 3), np.float32), covariance=np.zeros((1, 6, 6), np.float32),
+        scores=np.ones(1, np.float32), class_ids=np.array([1], np.int32), ages=np.array([12], np.int32),
+    )  # fmt: skip
+    horizons = np.arange(0.0, 8.01, 0.5)
+    kerb = np.array(along(47.0, -4.0)[:2])
+    normal = np.array([-math.sin(along(47.0, 0.0)[2]), math.cos(along(47.0, 0.0)[2])])
+    walk = kerb + 0.6 * horizons[:, None] * normal  # crossing right to left at 0.6 m/s
+    walk += rng.normal(0.0, 0.05, walk.shape)
+    forecasts = ObjectForecasts(
+        stamp_ns=ego.stamp_ns, frame_id="world", track_ids=np.array([2], np.int64), horizons=horizons,
+        positions=walk[None].astype(np.float32),
+        position_std=(0.2 + 0.1 * horizons)[None, :, None].repeat(2, 2).astype(np.float32),
+        sizes=np.array([[0.6, 0.6, 1.7]], np.float32), class_ids=np.array([7], np.int32),
+    )  # fmt: skip
+    return PlanInputs(ego=ego, route=route, objects=objects, forecasts=forecasts)

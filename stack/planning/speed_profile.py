@@ -9,7 +9,8 @@ in s and ``max_decel`` backward in s (the classic two-pass "forward-backward" pr
 ``v_{i+1}^2 <= v_i^2 + 2 a ds``). Forecast objects whose predicted footprint comes within
 ``conflict_half_width`` of the path at a time near the ego's arrival there (within
 ``yield_time_gap``) put a stop ``stop_margin`` before the conflict; objects already on the
-path (horizon 0) always do. The trajectory ends where the ego comes to rest at a stop.
+path (horizon 0) always do, and so do objects still on it at the last forecast horizon when
+the ego would arrive later. The trajectory ends where the ego comes to rest at a stop.
 """
 
 from __future__ import annotations
@@ -100,8 +101,12 @@ def forecast_stop(
     d = np.linalg.norm(pos[:, :, None, :] - xy[None, None, :, :], axis=-1)  # (K, T, N)
     near = d <= (config.conflict_half_width + radius)[:, None, None]  # (K, T, N)
     horizons = np.asarray(forecasts.horizons, dtype=np.float64)  # (T,)
-    timely = (np.abs(times[None, :] - horizons[:, None]) <= config.yield_time_gap) | (
-        horizons[:, None] <= 0.0
+    # Present now (horizon 0), near the ego's arrival, or still there at the last horizon
+    # when the ego arrives later: nothing is known after the horizon, so assume it stays.
+    timely = (
+        (np.abs(times[None, :] - horizons[:, None]) <= config.yield_time_gap)
+        | (horizons[:, None] <= 0.0)
+        | ((horizons[:, None] == horizons[-1]) & (times[None, :] >= horizons[-1]))
     )  # (T, N)
     hits = near & timely[None]  # (K, T, N)
     if not hits.any():
