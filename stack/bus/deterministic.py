@@ -73,20 +73,22 @@ class DeterministicExecutor(Executor):
         stopped = None
         try:
             while heap:
-                t, i = heapq.heappop(heap)
+                t, i = heap[0]
                 if end_ns is not None and t > end_ns:
                     break
                 now = t
                 w = wired[i]
                 tick(w, now, clock)
                 nxt = w.node.next_wakeup(now, w.period_ns)
-                if nxt is not None:
-                    if nxt <= now:
-                        raise RuntimeError(
-                            f"node {w.spec.name!r} asked to wake at {nxt} ns, not after now "
-                            f"({now} ns): time must advance"
-                        )
-                    heapq.heappush(heap, (nxt, i))
+                if nxt is None:
+                    heapq.heappop(heap)
+                elif nxt > now:
+                    heapq.heapreplace(heap, (nxt, i))  # one sift instead of pop + push
+                else:
+                    raise RuntimeError(
+                        f"node {w.spec.name!r} asked to wake at {nxt} ns, not after now "
+                        f"({now} ns): time must advance"
+                    )
                 while ready:
                     j = ready.popleft()
                     pending[j] = False
