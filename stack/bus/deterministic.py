@@ -43,21 +43,22 @@ class DeterministicExecutor(Executor):
     def run(
         self,
         duration_s: float | None = None,
-        start_ns: int = 0,
+        start_ns: int | None = None,
         progress: Callable[[int], None] | None = None,
     ) -> RunSummary:
         """Runs until ``duration_s`` of simulated time has passed, or no node will wake again.
 
         Args:
             duration_s: [s] simulated time to run; ``None`` runs until the sources are done.
-            start_ns: [ns] the clock's start (a log's first stamp, say).
+            start_ns: [ns] the clock's start; default: the sources' first stamp (see
+                ``Node.time_span``), else 0.
             progress: Called with the clock after each instant (for progress bars).
 
         Returns:
             The run's summary. Node failures are in it; with ``on_error="stop"`` the run ends
             at the first one and the summary says why.
         """
-        self._reset_nodes()
+        start_ns = self._start(start_ns)
         end_ns = None if duration_s is None else start_ns + round(duration_s * 1e9)
         heap: list[tuple[int, int]] = []
         for i, w in enumerate(self.wired):

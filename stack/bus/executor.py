@@ -193,6 +193,21 @@ class Executor(ABC):
         for w in self.wired:
             w.node.reset(node_seed(self.seed, w.spec.name))
 
+    def time_span(self) -> tuple[int, int] | None:
+        """[ns] (first, last) stamp over the sources that know theirs (after a reset)."""
+        spans = [s for w in self.wired if (s := w.node.time_span()) is not None]
+        if not spans:
+            return None
+        return min(s[0] for s in spans), max(s[1] for s in spans)
+
+    def _start(self, start_ns: int | None) -> int:
+        """Resets the nodes and picks the clock's start: given, else the sources' first stamp."""
+        self._reset_nodes()
+        if start_ns is not None:
+            return start_ns
+        span = self.time_span()
+        return 0 if span is None else span[0]
+
     def _tick(self, w: _Wired, now_ns: int, clock: Callable[[], int]) -> None:
         """Runs one tick of ``w`` at ``now_ns`` and publishes what it returns.
 

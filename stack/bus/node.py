@@ -150,6 +150,14 @@ class Node(ABC):
         """
         return None if period_ns is None else now_ns + period_ns
 
+    def time_span(self) -> tuple[int, int] | None:
+        """For sources that know it: [ns] (first, last) stamp they will publish.
+
+        Executors start the run clock at the earliest first stamp of all sources (logs carry
+        their own clocks), and progress bars show how far through the span a run is.
+        """
+        return None
+
     def first_wakeup(self, start_ns: int, period_ns: int | None) -> int | None:
         """The first self-scheduled tick. Default: at the start if the node has a rate."""
         return None if period_ns is None else start_ns

@@ -86,7 +86,7 @@ def report(summary: RunSummary, launch: Launch, args: argparse.Namespace) -> int
 
 
 def run_launch(launch: Launch, specs: Sequence[NodeSpec], *, quiet: bool = False,
-               start_ns: int = 0) -> RunSummary:
+               start_ns: int | None = None) -> RunSummary:
     """Runs ``specs`` with ``launch``'s settings, recording if asked. SIGINT and SIGTERM end the
     run cleanly: the recording is closed and complete."""
     kwargs = dict(on_error=launch.on_error, validate=launch.validate, seed=launch.seed)
@@ -101,11 +101,17 @@ def run_launch(launch: Launch, specs: Sequence[NodeSpec], *, quiet: bool = False
         ex = DeterministicExecutor(specs, **kwargs)
         if recorder:
             recorder.attach(ex.bus, launch.record_topics)
-        total = None if launch.duration_s is None else launch.duration_s
-        with tqdm(total=total, unit="s", desc=launch.path.stem, disable=quiet or None,
-                  file=sys.stderr, bar_format="{l_bar}{bar}| {n:.1f}/{total_fmt} s [{elapsed}]") as bar:
+        with tqdm(total=launch.duration_s, unit="s", desc=launch.path.stem, disable=quiet or None,
+                  file=sys.stderr, bar_format="{l_bar}{bar}| {n:.1f}/{total:.1f} s [{elapsed}]") as bar:
+            origin: list[int] = []
+
             def progress(now_ns: int) -> None:
-                elapsed = (now_ns - start_ns) / 1e9
+                if not origin:  # the run has reset its nodes: the sources' span is known now
+                    span = ex.time_span()
+                    origin.append(span[0] if span else now_ns)
+                    if bar.total is None and span:
+                        bar.total = (span[1] - span[0]) / 1e9
+                elapsed = (now_ns - origin[0]) / 1e9
                 if elapsed - bar.n >= 0.1:
                     bar.update(elapsed - bar.n)
 

@@ -242,6 +242,7 @@ def _build_node(name: str, entry: Any, line: int, path: Path, registry: Registry
                 raise _err(path, entry.key_lines[key], where + str(exc)) from None
     try:
         node = cls(config, name=name)
+        cls.ports(config)  # ports may open files (a log's streams): fail here, with the line
     except (ValueError, TypeError, OSError) as exc:
         raise _err(path, line, f"{where}cannot start {entry['node']}: {exc}") from None
     return NodeSpec(name, node, wiring["inputs"], wiring["outputs"], **rates)
