@@ -31,7 +31,7 @@ class Subscription:
             it to wake the subscriber. ``None`` for polled queues.
     """
 
-    __slots__ = ("topic", "depth", "keep_last", "notify", "buf", "drops", "latencies")
+    __slots__ = ("topic", "depth", "keep_last", "notify", "buf", "drops", "latencies", "lock")
 
     def __init__(
         self,
@@ -47,6 +47,7 @@ class Subscription:
         self.buf: list[Message] = []
         self.drops = 0
         self.latencies: list[int] = []  # [ns] stamp-to-consumption, one per consumed message
+        self.lock: threading.Lock | None = None
 
     def deliver(self, msg: Message) -> None:
         buf = self.buf
@@ -76,13 +77,12 @@ class Subscription:
 class LockedSubscription(Subscription):
     """A :class:`Subscription` whose publisher and subscriber run on different threads."""
 
-    __slots__ = ("lock",)
-
     def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
         self.lock = threading.Lock()
 
     def deliver(self, msg: Message) -> None:
+        assert self.lock is not None
         with self.lock:
             buf = self.buf
             if len(buf) < self.depth:
@@ -97,9 +97,15 @@ class LockedSubscription(Subscription):
         if self.notify is not None:
             self.notify(self)
 
-    def take(self, now_ns: int) -> list[Message]:
+    def take_locked(self) -> list[Message]:
+        """Empties the queue under its lock (latencies are the caller's to record)."""
+        assert self.lock is not None
         with self.lock:
             buf, self.buf = self.buf, []
+        return buf
+
+    def take(self, now_ns: int) -> list[Message]:
+        buf = self.take_locked()
         lat = self.latencies
         for msg in buf:
             lat.append(now_ns - msg.stamp_ns)
