@@ -18,17 +18,14 @@ matched in an earlier run is never ignored later; reproduced here.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from drivestack.datasets.kitti.label_file import TrackingLabels
 from drivestack.eval.kitti_tracking import (
     ClassTracks,
     ClearMot,
     TrackingEvalConfig,
     clear_mot,
-    prepare_class,
 )
 
 
@@ -112,27 +109,6 @@ def sweep(ct: ClassTracks, cfg: TrackingEvalConfig, cls: str) -> SweepResult:
         best=best,
         all_tracks=full,
     )
-
-
-def sweep_classes(
-    gt: Sequence[TrackingLabels],
-    res: Sequence[TrackingLabels],
-    n_frames: Sequence[int],
-    cfg: TrackingEvalConfig,
-    classes: Sequence[str] = ("car", "pedestrian", "cyclist"),
-) -> tuple[dict[str, SweepResult], dict[str, ClassTracks]]:
-    """The sweep for each class that has tracker output (AB3DMOT skips classes without).
-
-    Returns:
-        Results and prepared data per class (the latter reused for HOTA).
-    """
-    out: dict[str, SweepResult] = {}
-    prepared: dict[str, ClassTracks] = {}
-    for cls in classes:
-        ct = prepare_class(gt, res, n_frames, cls, cfg)
-        prepared[cls] = ct
-        out[cls] = sweep(ct, cfg, cls)
-    return out, prepared
 
 
 def overall(results: dict[str, SweepResult]) -> dict[str, float]:

@@ -16,12 +16,12 @@ from drivestack.datasets.kitti.label_file import (
 )
 from drivestack.eval.kitti_object import (
     DIFFICULTIES,
-    METRICS,
     ObjectEvalConfig,
     evaluate_kitti_object,
     get_thresholds,
 )
 from drivestack.eval.kitti_object_data import load_object_data, read_rgb_detections, write_results
+from drivestack.eval.kitti_object_reference import reference_precision
 
 
 def _gt(rows: list[tuple]) -> ObjectLabels:
@@ -143,114 +143,6 @@ def test_get_thresholds_spreads_recall_like_the_devkit() -> None:
     assert get_thresholds(scores[:40], n_gt=80).size == 21  # half the recall range
 
 
-# ---------------------------------------------------------------- plain-loop reference
-def _ref_curve(gt, det, cls, diff, metric, cfg: ObjectEvalConfig) -> np.ndarray:  # noqa: ANN001
-    """Literal loops after cpp/evaluate_object.cpp (cleanData, computeStatistics, eval_class)."""
-    from drivestack.eval.box_iou import bev_iou, iou_2d, iou_3d
-    from drivestack.eval.kitti_boxes import camera_to_stack_boxes
-
-    thr_ov = cfg.overlaps["strict"][cls][METRICS.index(metric)]
-
-    def overlap(d: ObjectLabels, j: int, g: ObjectLabels, i: int) -> float:
-        if metric == "bbox":
-            return float(iou_2d(d.bbox[j : j + 1], g.bbox[i : i + 1])[0, 0])
-        bd = camera_to_stack_boxes(
-            d.dimensions[j : j + 1], d.location[j : j + 1], d.rotation_y[j : j + 1]
-        )
-        bg = camera_to_stack_boxes(
-            g.dimensions[i : i + 1], g.location[i : i + 1], g.rotation_y[i : i + 1]
-        )
-        return float((bev_iou if metric == "bev" else iou_3d)(bd, bg)[0, 0])
-
-    def clean(g: ObjectLabels, d: ObjectLabels):  # noqa: ANN202
-        ig, idt, dc, n = [], [], [], 0
-        for i in range(len(g)):
-            t = g.type[i].lower()
-            valid = (
-                1
-                if t == cls.lower()
-                else 0
-                if (cls, g.type[i]) in (("Car", "Van"), ("Pedestrian", "Person_sitting"))
-                else -1
-            )
-            h = g.bbox[i, 3] - g.bbox[i, 1]
-            ign = (
-                g.occluded[i] > cfg.max_occlusion[diff]
-                or g.truncated[i] > cfg.max_truncation[diff]
-                or h <= cfg.min_height[diff]
-            )
-            if valid == 1 and not ign:
-                ig.append(0)
-                n += 1
-            elif valid == 0 or (ign and valid == 1):
-                ig.append(1)
-            else:
-                ig.append(-1)
-            if t == "dontcare":
-                dc.append(i)
-        for j in range(len(d)):
-            h = int(abs(d.bbox[j, 1] - d.bbox[j, 3]))
-            idt.append(
-                1 if h < cfg.min_height[diff] else 0 if d.type[j].lower() == cls.lower() else -1
-            )
-        return ig, idt, dc, n
-
-    def stats(g, d, ig, idt, dc, compute_fp, thresh=0.0):  # noqa: ANN001, ANN202
-        assigned = [False] * len(d)
-        below = [compute_fp and d.score[j] < thresh for j in range(len(d))]
-        tp = fp = fn = 0
-        v = []
-        for i in range(len(g)):
-            if ig[i] == -1:
-                continue
-            det_idx, valid_det, max_ov, ign_flag = -1, -10000.0, 0.0, False
-            for j in range(len(d)):
-                if idt[j] == -1 or assigned[j] or below[j]:
-                    continue
-                o = overlap(d, j, g, i)
-                if not compute_fp and o > thr_ov and d.score[j] > valid_det:
-                    det_idx, valid_det = j, d.score[j]
-                elif compute_fp and o > thr_ov and (o > max_ov or ign_flag) and idt[j] == 0:
-                    max_ov, det_idx, valid_det, ign_flag = o, j, 1, False
-                elif compute_fp and o > thr_ov and valid_det == -10000.0 and idt[j] == 1:
-                    det_idx, valid_det, ign_flag = j, 1, True
-            if valid_det == -10000.0 and ig[i] == 0:
-                fn += 1
-            elif valid_det != -10000.0 and (ig[i] == 1 or idt[det_idx] == 1):
-                assigned[det_idx] = True
-            elif valid_det != -10000.0:
-                tp += 1
-                v.append(d.score[det_idx])
-                assigned[det_idx] = True
-        if compute_fp:
-            fp = sum(1 for j in range(len(d)) if not (assigned[j] or idt[j] != 0 or below[j]))
-            for i in dc:
-                for j in range(len(d)):
-                    if assigned[j] or idt[j] != 0 or below[j] or metric != "bbox":
-                        continue
-                    if iou_2d(d.bbox[j : j + 1], g.bbox[i : i + 1], "a")[0, 0] > thr_ov:
-                        assigned[j] = True
-                        fp -= 1
-        return tp, fp, fn, v
-
-    cleaned = [clean(g, d) for g, d in zip(gt, det, strict=True)]
-    n_gt = sum(c[3] for c in cleaned)
-    v = [
-        s
-        for (g, d), c in zip(zip(gt, det, strict=True), cleaned, strict=True)
-        for s in stats(g, d, *c[:3], False)[3]
-    ]
-    thresholds = get_thresholds(np.array(v), n_gt) if n_gt else []
-    prec = np.zeros(41)
-    for t, thr in enumerate(thresholds):
-        tp = fp = 0
-        for (g, d), c in zip(zip(gt, det, strict=True), cleaned, strict=True):
-            a, b, _, _ = stats(g, d, *c[:3], True, thr)
-            tp, fp = tp + a, fp + b
-        prec[t] = tp / max(tp + fp, 1)
-    return np.array([prec[i:].max() for i in range(41)])
-
-
 def _random_frames(rng: np.random.Generator, n_frames: int):  # noqa: ANN202
     types = ["Car", "Car", "Van", "Pedestrian", "Person_sitting", "Cyclist", "DontCare"]
     gts, dets = [], []
@@ -314,7 +206,7 @@ def test_vectorised_curves_equal_plain_loop_reference_on_random_frames(seed: int
     res = evaluate_kitti_object(gt, det, cfg, overlaps=("strict",))
     checked = 0
     for c in res.curves:
-        want = _ref_curve(gt, det, c.cls, DIFFICULTIES.index(c.difficulty), c.metric, cfg)
+        want = reference_precision(gt, det, c.cls, DIFFICULTIES.index(c.difficulty), c.metric, cfg)
         np.testing.assert_allclose(
             c.precision, want, atol=1e-12, err_msg=f"{c.cls}/{c.metric}/{c.difficulty}"
         )
