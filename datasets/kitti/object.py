@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
+
 from drivestack.datasets.convention import KITTI_FRAME_PERIOD_NS, kitti_camera_to_boxes
 from drivestack.datasets.errors import DataError
 from drivestack.datasets.kitti.calib import read_calib

@@ -24,6 +24,7 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
+
 from drivestack.datasets.convention import KITTI_FRAME_PERIOD_NS, NS_PER_S
 from drivestack.datasets.errors import DataError
 from drivestack.datasets.kitti.calib import CalibError, KittiCalib, parse_calib_text

@@ -29,6 +29,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from nuscenes.nuscenes import NuScenes
+from pyquaternion import Quaternion
+
 from drivestack.datasets.convention import (
     invert_transform,
     make_transform,
@@ -41,8 +44,6 @@ from drivestack.datasets.nuscenes.classes import nuscenes_class_id
 from drivestack.datasets.nuscenes.tables import find_versions, open_nuscenes
 from drivestack.datasets.sensor_files import point_cloud, read_image, read_points_bin
 from drivestack.msgs import CameraCalibration, EgoState, Image, Message, PointCloud, TrackedObjects
-from nuscenes.nuscenes import NuScenes
-from pyquaternion import Quaternion
 
 CAMERAS = ("CAM_FRONT", "CAM_FRONT_LEFT", "CAM_FRONT_RIGHT", "CAM_BACK", "CAM_BACK_LEFT", "CAM_BACK_RIGHT")
 US_TO_NS = 1000

@@ -22,8 +22,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from drivestack.datasets.errors import DataError
 from nuscenes.nuscenes import NuScenes
+
+from drivestack.datasets.errors import DataError
 
 TABLES = (
     "category",

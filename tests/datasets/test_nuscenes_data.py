@@ -6,11 +6,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from nuscenes.utils.geometry_utils import BoxVisibility, view_points
+
 from drivestack.datasets.convention import points_in_boxes, project_to_image, transform_points
 from drivestack.datasets.errors import DataError
 from drivestack.datasets.nuscenes.log import NuScenesConfig, NuScenesLog, pose_matrix
 from drivestack.datasets.nuscenes.tables import missing_tables
-from nuscenes.utils.geometry_utils import BoxVisibility, view_points
 
 pytestmark = pytest.mark.data
 

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from drivestack.datasets.errors import DataError
 from drivestack.datasets.nuscenes.classes import NUSCENES_CLASSES, nuscenes_class_id
 from drivestack.datasets.nuscenes.tables import (
