@@ -129,6 +129,7 @@ class NuScenesLog(Log):
         self._ego = self._ego_states()
         self._track_ids = {inst["token"]: i for i, inst in enumerate(self.nusc.instance)}
         self._ages = self._annotation_ages()
+        self._streams = self._present_streams()
 
     def _channel_chain(self, channel: str) -> list[dict[str, Any]]:
         """The channel's sample_data of this scene, in time order."""
@@ -187,8 +188,19 @@ class NuScenesLog(Log):
             count, ann = count + 1, self.nusc.get("sample_annotation", ann["prev"])
         return count
 
+    def lidar_sample_data(self, index: int) -> dict[str, Any]:
+        """The LIDAR_TOP sample_data record of frame ``index`` (for devkit look-ups)."""
+        return self._lidar[check_index(index, len(self._lidar), self.name)]
+
+    def track_id(self, instance_token: str) -> int:
+        """The ``annotations`` track id of a nuScenes instance."""
+        return self._track_ids[instance_token]
+
     def streams(self) -> Mapping[str, type[Message]]:
         """Inherited, see base class (streams with at least one file present)."""
+        return dict(self._streams)
+
+    def _present_streams(self) -> dict[str, type[Message]]:
         present: dict[str, type[Message]] = {"ego": EgoState}
         if any(self._file(sd).is_file() for sd in self._lidar):
             present["lidar"] = PointCloud

@@ -47,13 +47,13 @@ def test_first_key_frame_matches_the_devkit_counts(scene_log: NuScenesLog):
 def test_annotation_boxes_in_ego_equal_devkit_lidar_boxes_moved_by_calibration(scene_log: NuScenesLog):
     nusc = scene_log.nusc
     for frame in list(scene_log)[:20:4]:
-        sd = scene_log._lidar[frame.index]
+        sd = scene_log.lidar_sample_data(frame.index)
         _, dev_boxes, _ = nusc.get_sample_data(sd["token"])
         ego_from_lidar = pose_matrix(nusc.get("calibrated_sensor", sd["calibrated_sensor_token"]))
         ours = frame.load("annotations")
         by_track = {int(t): b for t, b in zip(ours.track_ids, ours.boxes, strict=True)}
         for box in dev_boxes:
-            track = scene_log._track_ids[nusc.get("sample_annotation", box.token)["instance_token"]]
+            track = scene_log.track_id(nusc.get("sample_annotation", box.token)["instance_token"])
             centre = transform_points(ego_from_lidar, box.center[None])[0]
             heading = ego_from_lidar[:3, :3] @ box.orientation.rotation_matrix[:, 0]
             expected = [*centre, box.wlh[1], box.wlh[0], box.wlh[2]]
@@ -69,12 +69,12 @@ def test_lidar_points_in_annotated_boxes_project_into_their_devkit_cam_front_box
     for frame in list(scene_log)[:20:2]:
         points, tracks = frame.load("lidar").points, frame.load("annotations")
         calib = frame.load("calib_front")
-        lidar_sd = scene_log._lidar[frame.index]
+        lidar_sd = scene_log.lidar_sample_data(frame.index)
         cam_token = nusc.get("sample", lidar_sd["sample_token"])["data"]["CAM_FRONT"]
         _, cam_boxes, intrinsics = nusc.get_sample_data(cam_token, box_vis_level=BoxVisibility.ALL)
         inside = points_in_boxes(points, tracks.boxes)  # (P, N)
         for box in cam_boxes:
-            track = scene_log._track_ids[nusc.get("sample_annotation", box.token)["instance_token"]]
+            track = scene_log.track_id(nusc.get("sample_annotation", box.token)["instance_token"])
             column = int(np.flatnonzero(tracks.track_ids == track)[0])
             mine = points[inside[:, column], :3]
             if len(mine) < 10:
