@@ -111,7 +111,7 @@ def bench_nuscenes(root: Path, scene: str, placeholders: bool, passes: int) -> d
     setup_s = time.perf_counter() - start
     with_files = [f.index for f in full if set(NUSCENES_STREAMS) <= set(f.streams())]
     log = _Subset(full, with_files)
-    files = []
+    files: list[tuple[Path, int, Path, list[Path]]] = []
     for i in with_files:
         lidar_sd = full.lidar_sample_data(i)
         cam_token = full.nusc.get("sample", lidar_sd["sample_token"])["data"]["CAM_FRONT"]
