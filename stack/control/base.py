@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+
 from drivestack.control.pid import PidConfig, PidState, pid_step
 from drivestack.control.pure_pursuit import PurePursuitConfig, pure_pursuit
 from drivestack.control.stanley import StanleyConfig, stanley

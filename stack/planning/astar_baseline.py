@@ -12,6 +12,7 @@ import math
 from heapq import heappop, heappush
 
 import numpy as np
+
 from drivestack.msgs import PlanStatus
 from drivestack.planning.base import MOVES, GridPlanResult, check_problem
 

@@ -26,6 +26,9 @@ import math
 import time
 
 import numpy as np
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import dijkstra
+
 from drivestack.msgs import PlanStatus
 from drivestack.planning.base import (
     MOVES,
@@ -34,8 +37,6 @@ from drivestack.planning.base import (
     octile,
     padded_multipliers,
 )
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import dijkstra
 
 _EPS = 1e-9  # relative weight on the true cost that keeps reduced weights > 0
 

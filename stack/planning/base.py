@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
+
 from drivestack.msgs import PlanStatus
 
 SQRT2 = math.sqrt(2.0)

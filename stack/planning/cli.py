@@ -25,6 +25,7 @@ from pathlib import Path as FilePath
 from typing import Any
 
 import numpy as np
+
 from drivestack.planning.astar import astar
 from drivestack.planning.astar_baseline import astar_textbook
 from drivestack.planning.astar_csgraph import astar_csgraph

@@ -21,8 +21,9 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from drivestack.msgs import CostGrid, EgoState, ObjectForecasts, Path, TrackedObjects
 from scipy.ndimage import distance_transform_edt
+
+from drivestack.msgs import CostGrid, EgoState, ObjectForecasts, Path, TrackedObjects
 
 
 @dataclass(frozen=True)

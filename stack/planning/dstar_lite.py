@@ -23,6 +23,7 @@ import time
 from heapq import heappop, heappush
 
 import numpy as np
+
 from drivestack.msgs import PlanStatus
 from drivestack.planning.base import (
     SQRT2,

@@ -23,13 +23,14 @@ from dataclasses import dataclass
 from heapq import heappop, heappush
 
 import numpy as np
+from scipy.ndimage import distance_transform_edt
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import dijkstra
+
 from drivestack.msgs import CostGrid, PlanStatus
 from drivestack.planning import reeds_shepp
 from drivestack.planning.base import PosePlanResult
 from drivestack.planning.costmap import local_to_world, world_to_local
-from scipy.ndimage import distance_transform_edt
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import dijkstra
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+
 from drivestack.msgs import (
     BehaviourCommand,
     CostGrid,

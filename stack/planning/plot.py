@@ -6,6 +6,7 @@ import math
 from pathlib import Path as FilePath
 
 import numpy as np
+
 from drivestack.msgs import CostGrid, Trajectory
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
 from drivestack.msgs import CostGrid
 
 SLOT_WIDTH = 2.7  # [m]

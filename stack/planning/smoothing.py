@@ -19,6 +19,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+
 from drivestack.msgs import CostGrid
 from drivestack.planning.costmap import world_to_local
 

@@ -6,6 +6,9 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from drivestack.control.base import TrackerConfig, TrackerState, track
 from drivestack.control.bicycle import BicycleState, step
 from drivestack.control.pid import PidConfig, PidState, pid_step
@@ -13,8 +16,6 @@ from drivestack.control.pure_pursuit import pure_pursuit
 from drivestack.control.stanley import stanley
 from drivestack.msgs import EgoState, PlanStatus, Trajectory
 from drivestack.planning.speed_profile import SpeedProfileConfig, build_trajectory
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 
 def ego_from(state: BicycleState, stamp_ns: int, steer: float = 0.0) -> EgoState:

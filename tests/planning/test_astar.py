@@ -6,15 +6,16 @@ import math
 
 import numpy as np
 import pytest
+from grid_reference import dijkstra_cost
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from drivestack.msgs import PlanStatus
 from drivestack.planning.astar import astar
 from drivestack.planning.astar_baseline import astar_textbook
 from drivestack.planning.astar_csgraph import astar_csgraph
 from drivestack.planning.base import path_cost
 from drivestack.planning.scenes import random_grid
-from grid_reference import dijkstra_cost
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 PLANNERS = [astar, astar_csgraph, astar_textbook]
 

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+
 from drivestack.msgs import EgoState, ObjectForecasts, Path, TrackedObjects
 from drivestack.planning.costmap import CostmapConfig, build_costmap, cell_to_world, world_to_cell
 

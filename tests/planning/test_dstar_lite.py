@@ -6,13 +6,14 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from drivestack.msgs import PlanStatus
 from drivestack.planning.astar import astar
 from drivestack.planning.base import path_cost
 from drivestack.planning.dstar_lite import DStarLite
 from drivestack.planning.scenes import random_grid, w3_moving_blocks
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 
 @settings(max_examples=40, deadline=None)

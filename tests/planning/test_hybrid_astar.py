@@ -6,12 +6,13 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from drivestack.msgs import CostGrid, PlanStatus
 from drivestack.planning.base import PosePlanResult
 from drivestack.planning.hybrid_astar import HybridAStarConfig, hybrid_astar
 from drivestack.planning.scenes import parking_lot
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 CFG = HybridAStarConfig()
 

@@ -6,9 +6,10 @@ import math
 
 import numpy as np
 import pytest
-from drivestack.planning.reeds_shepp import reeds_shepp_paths, sample, shortest_path
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from drivestack.planning.reeds_shepp import reeds_shepp_paths, sample, shortest_path
 
 coord = st.floats(-20, 20, allow_nan=False)
 angle = st.floats(-math.pi, math.pi, allow_nan=False)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from drivestack.msgs import CostGrid
 from drivestack.planning.astar import astar
 from drivestack.planning.costmap import cell_to_world, world_to_cell
 from drivestack.planning.smoothing import smooth_path
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 
 def grid_of(cost: np.ndarray) -> CostGrid:

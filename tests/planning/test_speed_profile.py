@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from drivestack.msgs import EgoState, ObjectForecasts
 from drivestack.planning.speed_profile import (
     SpeedProfileConfig,
@@ -12,8 +15,6 @@ from drivestack.planning.speed_profile import (
     profile,
     speed_limits,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 
 def ego(speed: float) -> EgoState:
