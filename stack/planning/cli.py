@@ -112,6 +112,7 @@ def bench_planning(args: argparse.Namespace) -> int:
         **{k: (round(v, 4) if isinstance(v, float) else v) for k, v in w3.items()},
         "expansion_ratio_astar_over_dstar": round(w3["astar_expansions"] / max(1, w3["dstar_expansions"]), 2),
         "time_ratio_astar_over_dstar": round(w3["astar_s"] / max(1e-9, w3["dstar_s"]), 2),
+        "time_ratio_astar_csgraph_over_dstar": round(w3["astar_csgraph_s"] / max(1e-9, w3["dstar_s"]), 2),
     }  # fmt: skip
 
     print("[bench planning] Hybrid A* parking", file=sys.stderr)

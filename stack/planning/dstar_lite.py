@@ -87,6 +87,8 @@ class DStarLite:
             (-wp - 1, SQRT2, -wp, -1),
         )
         self.initialized = False
+        self._h_start: list[float] = []
+        self._h_start_for = -1
 
     # --- grid helpers -------------------------------------------------------------------
     def _flat(self, cell: tuple[int, int]) -> int:
@@ -122,9 +124,21 @@ class DStarLite:
         return i == 0 or j == 0 or i == self.shape[0] + 1 or j == self.wp - 1
 
     # --- the algorithm --------------------------------------------------------------------
+    def _start_heuristic(self) -> list[float]:
+        """Octile distance from the start to every (padded) cell, recomputed when it moves."""
+        if self._h_start_for != self.start:
+            rows, cols = self.shape[0] + 2, self.wp
+            si, sj = divmod(self.start, self.wp)
+            di = np.abs(np.arange(rows) - si)[:, None]  # (H+2, 1)
+            dj = np.abs(np.arange(cols) - sj)[None, :]  # (1, W+2)
+            table = np.maximum(di, dj) + (SQRT2 - 1.0) * np.minimum(di, dj)  # (H+2, W+2)
+            self._h_start = table.ravel().tolist()
+            self._h_start_for = self.start
+        return self._h_start
+
     def _key(self, s: int) -> tuple[float, float]:
         m = min(self.g[s], self.rhs[s])
-        return (m + self._h(self.start, s) + self.km, m)
+        return (m + self._h_start[s] + self.km, m)
 
     def _update_vertex(self, u: int) -> None:
         if self.g[u] != self.rhs[u]:
@@ -148,12 +162,14 @@ class DStarLite:
         """Repairs g until the start is consistent; returns (expansions, finished)."""
         g, rhs, in_queue = self.g, self.rhs, self.in_queue
         start, goal = self.start, self.goal
+        self._start_heuristic()
         expansions = 0
         while True:
             k1, k2, u = self._top()
             if u == -1:
                 return expansions, True
-            start_key = self._key(start)
+            m = min(g[start], rhs[start])
+            start_key = (m + self.km, m)  # h(start, start) = 0
             if not ((k1, k2) < start_key or rhs[start] > g[start]):
                 return expansions, True
             if (
@@ -229,12 +245,14 @@ class DStarLite:
                 self._apply_costs(new_cost)
             self.start_cell, self.start = new_start, self._flat(new_start)
             self.last = self.start
+            self._start_heuristic()
             self.rhs[self.goal] = 0.0
             self._update_vertex(self.goal)
             self.initialized = True
         else:
             if new_start != self.start_cell:
                 self.start_cell, self.start = new_start, self._flat(new_start)
+            self._start_heuristic()  # keys of cells touched below use the new start
             if cost is not None:
                 changed = self._apply_costs(new_cost)
                 if changed.size:
