@@ -296,24 +296,30 @@ def sample(
     """
     r = path.radius
     x, y, th = start
-    poses, dirs, curvs = [(x, y, th)], [], []
+    poses = [np.array([[x, y, th]])]
+    dirs, curvs = [], []
     for d, kind in zip(path.lengths, path.kinds, strict=True):
         n = max(1, math.ceil(abs(d) / step))
         sign = 1 if d >= 0 else -1
         kappa = {"L": 1.0 / r, "R": -1.0 / r, "S": 0.0}[kind]
         if not dirs:
-            dirs.append(sign)
-            curvs.append(kappa)
-        ts = np.linspace(d / n, d, n) / r  # (n,) unit-radius arc parameters
-        for t in ts.tolist():
-            ux, uy, uth = _advance(0.0, 0.0, th, t, kind)
-            poses.append((x + ux * r, y + uy * r, uth))
-            dirs.append(sign)
-            curvs.append(kappa)
-        ux, uy, uth = _advance(0.0, 0.0, th, d / r, kind)
-        x, y, th = x + ux * r, y + uy * r, uth
+            dirs.append(np.array([sign]))
+            curvs.append(np.array([kappa]))
+        t = np.linspace(d / n, d, n) / r  # (n,) unit-radius arc parameters, end included
+        if kind == "S":
+            seg = np.stack([x + r * t * math.cos(th), y + r * t * math.sin(th), np.full(n, th)], 1)
+        elif kind == "L":
+            seg = np.stack([x + r * (np.sin(th + t) - math.sin(th)),
+                            y + r * (math.cos(th) - np.cos(th + t)), th + t], 1)  # fmt: skip
+        else:
+            seg = np.stack([x + r * (math.sin(th) - np.sin(th - t)),
+                            y + r * (np.cos(th - t) - math.cos(th)), th - t], 1)  # fmt: skip
+        poses.append(seg)
+        dirs.append(np.full(n, sign))
+        curvs.append(np.full(n, kappa))
+        x, y, th = (float(v) for v in seg[-1])
     if not dirs:  # zero-length path: start == goal
-        dirs, curvs = [1], [0.0]
-    out = np.asarray(poses, dtype=np.float64)  # (N, 3)
+        dirs, curvs = [np.array([1])], [np.array([0.0])]
+    out = np.concatenate(poses)  # (N, 3)
     out[:, 2] = (out[:, 2] + PI) % (2 * PI) - PI
-    return out, np.asarray(dirs, dtype=np.int8), np.asarray(curvs, dtype=np.float64)
+    return out, np.concatenate(dirs).astype(np.int8), np.concatenate(curvs).astype(np.float64)
