@@ -225,11 +225,18 @@ def _distance_to_polyline(xy: np.ndarray, h: int, w: int, res: float) -> np.ndar
     Parts of the route off the grid are clipped; a route that misses the grid entirely
     gives distance inf everywhere (all lethal).
     """
-    pts = [xy[:1]]
-    for a, b in zip(xy[:-1], xy[1:], strict=True):
-        n = max(1, int(math.ceil(np.linalg.norm(b - a) / (res / 2))))
-        pts.append(a + (b - a) * (np.arange(1, n + 1)[:, None] / n))
-    dense = np.concatenate(pts)  # (M, 2)
+    # Keep segments with an end near the grid (a margin of one corridor is plenty).
+    margin = 20.0  # [m]
+    near = (xy[:, 0] > -margin) & (xy[:, 0] < w * res + margin)
+    near &= (xy[:, 1] > -margin) & (xy[:, 1] < h * res + margin)
+    seg_keep = near[:-1] | near[1:]  # (S,)
+    a, b = xy[:-1][seg_keep], xy[1:][seg_keep]  # (S', 2)
+    if len(a) == 0:
+        return np.full((h, w), np.inf)
+    counts = np.maximum(1, np.ceil(np.linalg.norm(b - a, axis=1) / (res / 2))).astype(np.int64)
+    seg = np.repeat(np.arange(len(a)), counts)  # (M,) segment of each dense point
+    frac = (np.arange(len(seg)) - np.repeat(np.cumsum(counts) - counts, counts) + 1) / counts[seg]
+    dense = np.concatenate([a[:1], a[seg] + (b - a)[seg] * frac[:, None]])  # (M + 1, 2)
     cells = np.floor(dense[:, ::-1] / res).astype(np.int64)  # (M, 2) row, col
     keep = (cells[:, 0] >= 0) & (cells[:, 0] < h) & (cells[:, 1] >= 0) & (cells[:, 1] < w)
     on_route = np.zeros((h, w), dtype=bool)
