@@ -26,11 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from drivestack.planning.astar import astar
-from drivestack.planning.astar_baseline import astar_textbook
-from drivestack.planning.astar_csgraph import astar_csgraph
-from drivestack.planning.hybrid_astar import HybridAStarConfig, hybrid_astar
-from drivestack.planning.scenes import parking_lot, random_grid, road_scene, w3_moving_blocks
+# Planner modules (scipy.sparse, scipy.ndimage) are imported inside the handlers: every
+# `drive` command imports this module, and none but these should pay for them.
 
 
 def register(commands: argparse._SubParsersAction, bench: argparse._SubParsersAction) -> None:
@@ -73,6 +70,10 @@ def _time(fn: Callable[[], Any], repeats: int) -> tuple[Any, dict[str, float]]:
 
 
 def _grid_workload(name: str, grid: np.ndarray, repeats: int, textbook: bool) -> dict[str, Any]:
+    from drivestack.planning.astar import astar
+    from drivestack.planning.astar_baseline import astar_textbook
+    from drivestack.planning.astar_csgraph import astar_csgraph
+
     n = grid.shape[0]
     start, goal = (0, 0), (n - 1, n - 1)
     out: dict[str, Any] = {"grid": f"{n}x{n}", "obstacle_fraction": round(float(grid.mean()), 4)}
@@ -98,6 +99,9 @@ def _grid_workload(name: str, grid: np.ndarray, repeats: int, textbook: bool) ->
 
 def bench_planning(args: argparse.Namespace) -> int:
     """Runs the workloads; prints one JSON object."""
+    from drivestack.planning.hybrid_astar import HybridAStarConfig, hybrid_astar
+    from drivestack.planning.scenes import parking_lot, random_grid, w3_moving_blocks
+
     result: dict[str, Any] = {"machine_note": "2 shared cores: compare ratios, not absolutes"}
     w1 = random_grid(200, 0.2, 0)
     result["W1"] = _grid_workload("W1", w1, args.repeats, textbook=True)
@@ -145,7 +149,9 @@ def bench_planning(args: argparse.Namespace) -> int:
 
 def _plot_parking(path: FilePath, res: Any) -> None:
     from drivestack.msgs import Trajectory
+    from drivestack.planning.hybrid_astar import HybridAStarConfig
     from drivestack.planning.plot import plot_scene
+    from drivestack.planning.scenes import parking_lot
     from drivestack.planning.speed_profile import build_trajectory
 
     grid, start, goal = parking_lot()
@@ -166,6 +172,7 @@ def _plot_parking(path: FilePath, res: Any) -> None:
 def _plot_road(path: FilePath, planner: str) -> Any:
     from drivestack.planning.pipeline import PlannerConfig, PlannerState, plan_step
     from drivestack.planning.plot import plot_scene
+    from drivestack.planning.scenes import road_scene
 
     inputs = road_scene()
     traj, grid, _ = plan_step(
@@ -190,6 +197,9 @@ def _ego_at(pose: tuple[float, float, float]) -> Any:
 
 def plan_command(args: argparse.Namespace) -> int:
     """``drive plan``: plans a synthetic scene and writes a PNG; prints a JSON summary."""
+    from drivestack.planning.hybrid_astar import hybrid_astar
+    from drivestack.planning.scenes import parking_lot
+
     if args.scene == "parking":
         grid, start, goal = parking_lot()
         res = hybrid_astar(grid, start, goal)

@@ -80,7 +80,9 @@ def test_trajectory_stops_before_a_forecast_on_the_path():
     far = ObjectForecasts(
         **{**fc.__dict__, "positions": np.array([[[30.0, 9.0], [30.0, 9.0]]], np.float32)}
     )
-    assert build_trajectory(poses, np.zeros(121), ego(8.0), cfg, forecasts=far).speeds[-1] > 0
+    clear = build_trajectory(poses, np.zeros(121), ego(8.0), cfg, forecasts=far)
+    assert "forecast" not in clear.detail
+    assert clear.poses[-1, 0] == pytest.approx(60.0)  # drives the whole path, stops at its end
 
 
 def test_trajectory_reverse_segment_has_negative_speeds_and_stops_at_cusp():
