@@ -62,8 +62,9 @@ def build_graph(mult: np.ndarray, heur: np.ndarray) -> csr_matrix:
     free = np.isfinite(mult)  # (H+2, W+2); the border is never free
     inner = (slice(1, -1), slice(1, -1))
     h_in = heur[inner]  # (H, W)
-    reduced = np.full((rows, cols, len(MOVES)), np.inf)  # (H+2, W+2, 8); border rows stay inf
-    offsets = np.empty(len(MOVES), dtype=np.int64)
+    # Filled move by move in contiguous (H+2, W+2) planes, interleaved into CSR order once.
+    reduced = np.full((len(MOVES), rows, cols), np.inf)  # (8, H+2, W+2); the border stays inf
+    offsets = np.empty(len(MOVES), dtype=np.int32)
     for k, (di, dj, step) in enumerate(MOVES):
         dst = (slice(1 + di, rows - 1 + di), slice(1 + dj, cols - 1 + dj))  # neighbour views
         w = step * mult[dst]  # (H, W) true weight of entering the neighbour, inf if blocked
@@ -73,12 +74,13 @@ def build_graph(mult: np.ndarray, heur: np.ndarray) -> csr_matrix:
         with np.errstate(invalid="ignore"):  # inf + finite only; never inf - inf
             r = (1.0 + _EPS) * w + (heur[dst] - h_in)
         # Strictly positive even after rounding; inf where the edge does not exist.
-        reduced[1:-1, 1:-1, k] = np.where(ok, np.maximum(r, _EPS * w), np.inf)
+        reduced[k, 1:-1, 1:-1] = np.where(ok, np.maximum(r, _EPS * w), np.inf)
         offsets[k] = di * cols + dj
-    nbr = np.arange(n, dtype=np.int64)[:, None] + offsets[None, :]  # (N, 8)
+    nbr = np.arange(n, dtype=np.int32)[:, None] + offsets[None, :]  # (N, 8), int32 as scipy uses
     np.clip(nbr, 0, n - 1, out=nbr)  # only border cells leave the grid; their edges are inf
-    indptr = np.arange(0, len(MOVES) * n + 1, len(MOVES))  # (N+1,)
-    return csr_matrix((reduced.reshape(-1), nbr.reshape(-1), indptr), shape=(n, n))
+    indptr = np.arange(0, len(MOVES) * n + 1, len(MOVES), dtype=np.int32)  # (N+1,)
+    data = reduced.reshape(len(MOVES), n).T.reshape(-1)  # (N * 8,) row-major by source cell
+    return csr_matrix((data, nbr.reshape(-1), indptr), shape=(n, n))
 
 
 def astar_csgraph(

@@ -5,9 +5,11 @@ at a handful of curvatures in [-1/R_min, 1/R_min] (so the turning radius is resp
 construction). States are continuous; duplicates are pruned on an (x, y, yaw) lattice.
 Cost is arc length, with penalties for reversing, switching direction and steering.
 The heuristic is the obstacle-aware holonomic distance to the goal (Dijkstra on a coarse
-grid, scipy csgraph), never less than the straight-line distance. Regularly, and always
-near the goal, an analytic Reeds–Shepp shot to the exact goal pose is tried; the first one
-that is collision-free ends the search.
+grid, scipy csgraph), never less than the straight-line distance, weighted by
+``heuristic_weight`` (weighted A*: faster, at most that factor from the best in the lattice).
+Every ``analytic_every`` expansions, and every second one within ``analytic_radius`` of the
+goal, an analytic Reeds–Shepp shot to the exact goal pose is tried; the first collision-free
+one ends the search.
 
 Collision checks cover the oriented rectangular footprint with discs along its long axis
 and test each disc against a clearance map: the Euclidean distance from each cell to the
