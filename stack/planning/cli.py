@@ -16,6 +16,7 @@ D* Lite, and Hybrid A* with an unweighted heuristic for Hybrid A*.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import statistics
 import sys
@@ -93,7 +94,7 @@ def _grid_workload(name: str, grid: np.ndarray, repeats: int, textbook: bool) ->
     for label, planner in planners.items():
         print(f"[bench planning] {name} {label}", file=sys.stderr)
         reps = repeats if label != "astar_textbook" or n <= 200 else 1
-        res, t = _time(lambda p=planner: p(grid, start, goal), reps)
+        res, t = _time(functools.partial(planner, grid, start, goal), reps)
         out[label] = {**t, "expansions": res.expansions, "cost": round(res.cost, 6),
                       "status": res.status.name}  # fmt: skip
         costs.append(res.cost)

@@ -47,7 +47,7 @@ class CostmapConfig:
 
 def grid_origin(ego: EgoState, config: CostmapConfig) -> np.ndarray:
     """(3,) float64 world x [m], y [m], yaw [rad] of cell (0, 0)'s corner."""
-    x, y, yaw = *ego.xy, ego.yaw
+    (x, y), yaw = ego.xy, ego.yaw
     c, s = math.cos(yaw), math.sin(yaw)
     ox, oy = -config.behind, -config.width / 2.0  # corner in the ego frame
     return np.array([x + c * ox - s * oy, y + s * ox + c * oy, yaw])
@@ -197,7 +197,7 @@ def _rasterise_box(
     cx: float, cy: float, hx: float, hy: float, yaw: float,
 ) -> None:  # fmt: skip
     """Marks cells whose centre lies in the oriented rectangle (half sizes hx, hy [m])."""
-    win = _window(*hit.shape, res, cx, cy, math.hypot(hx, hy))
+    win = _window(hit.shape[0], hit.shape[1], res, cx, cy, math.hypot(hx, hy))
     if win is None:
         return
     ys, xs = centres[0][win] - cy, centres[1][win] - cx  # (h, w) each
@@ -210,7 +210,7 @@ def _stamp_disc(
     cost: np.ndarray, centres: np.ndarray, res: float, c: np.ndarray, radius: float, value: float
 ) -> None:
     """Raises cells within ``radius`` [m] of ``c`` to at least ``value``."""
-    win = _window(*cost.shape, res, float(c[0]), float(c[1]), radius)
+    win = _window(cost.shape[0], cost.shape[1], res, float(c[0]), float(c[1]), radius)
     if win is None:
         return
     inside = (centres[0][win] - c[1]) ** 2 + (centres[1][win] - c[0]) ** 2 <= radius**2

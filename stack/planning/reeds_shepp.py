@@ -297,7 +297,8 @@ def sample(
     r = path.radius
     x, y, th = start
     poses = [np.array([[x, y, th]])]
-    dirs, curvs = [], []
+    dirs: list[np.ndarray] = []
+    curvs: list[np.ndarray] = []
     for d, kind in zip(path.lengths, path.kinds, strict=True):
         n = max(1, math.ceil(abs(d) / step))
         sign = 1 if d >= 0 else -1
