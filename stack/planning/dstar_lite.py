@@ -6,7 +6,10 @@ moves, the key modifier ``km`` grows by the heuristic distance moved, so the old
 lower bounds and need no re-sorting. When cells change cost only the cells whose outgoing edges
 changed (the changed cell and its 8 neighbours, since diagonal moves depend on the cells they
 cut past) get a fresh ``rhs``; ``ComputeShortestPath`` then repairs only the locally
-inconsistent part of the search. This is the paper's Figure 3/4 algorithm, not repeated A*.
+inconsistent part of the search. This is the paper's Figure 3/4 algorithm, not repeated A*,
+with two deliberate differences: ``km`` follows every robot move (this planner may search
+after a move without map changes), and keys whose first component ties the start's up to
+float rounding are processed too (see :func:`_key_below`).
 
 Grid model, layout and heuristic are those of :mod:`drivestack.planning.astar` (padded flat
 cells, python lists for speed); costs are comparable with A* to float precision.
@@ -35,6 +38,27 @@ from drivestack.planning.base import (
 
 INF = math.inf
 _DEADLINE_CHECK_EVERY = 256  # expansions between clock reads
+_KEY_TOL = 1e-9  # relative: keys equal in exact arithmetic may differ by float rounding
+
+
+def _key_below(k1: float, start_k1: float) -> bool:
+    """Whether a queued key must still be processed before the start's value is final.
+
+    The paper compares keys lexicographically, (k1, k2) < key(start). But the first
+    components of cells on equally short paths are equal only in exact arithmetic: they are
+    sums taken in different orders and may differ in the last bit, and then neither the heap
+    order nor the comparison sees the tie that the second component should break, and the
+    search stops early with a wrong start value. So every key whose first component is within
+    a relative 1e-9 of the start's is processed too: never too early, at the price of also
+    expanding the (rare, small) set of exact ties.
+    """
+    if start_k1 == INF:
+        return k1 < INF
+    return k1 <= start_k1 + _KEY_TOL * max(1.0, abs(start_k1))
+
+
+class _InconsistentSearch(RuntimeError):
+    """The greedy descent over g found no way down: the search state is inconsistent."""
 
 
 class DStarLite:
@@ -170,7 +194,7 @@ class DStarLite:
                 return expansions, True
             m = min(g[start], rhs[start])
             start_key = (m + self.km, m)  # h(start, start) = 0
-            if not ((k1, k2) < start_key or rhs[start] > g[start]):
+            if not (_key_below(k1, start_key[0]) or rhs[start] > g[start]):
                 return expansions, True
             if (
                 deadline is not None
@@ -252,13 +276,16 @@ class DStarLite:
         else:
             if new_start != self.start_cell:
                 self.start_cell, self.start = new_start, self._flat(new_start)
+                # km grows by the heuristic distance moved (paper, line 33'): every queued key
+                # then stays a lower bound of its key for the new start. The paper does this
+                # only when costs change, because it only searches then; this planner also
+                # searches after a pure move, so km must follow every move.
+                self.km += self._h(self.last, self.start)
+                self.last = self.start
             self._start_heuristic()  # keys of cells touched below use the new start
             if cost is not None:
                 changed = self._apply_costs(new_cost)
                 if changed.size:
-                    # km grows by the distance moved since the last change (paper, line 33').
-                    self.km += self._h(self.last, self.start)
-                    self.last = self.start
                     self._repair_rhs(changed)
         if bad is not None:  # start or goal in an obstacle: the map update is kept
             return bad
@@ -277,7 +304,12 @@ class DStarLite:
                 expansions=expansions,
                 detail=f"goal {self.goal_cell} unreachable from {self.start_cell}",
             )
-        path, total = self._extract_path()
+        try:
+            path, total = self._extract_path()
+        except _InconsistentSearch as err:
+            return GridPlanResult(
+                PlanStatus.NO_PATH, expansions=expansions, detail=f"D* Lite: {err}"
+            )
         return GridPlanResult(PlanStatus.OK, path, total, expansions)
 
     def _apply_costs(self, new_cost: np.ndarray) -> np.ndarray:
@@ -307,12 +339,14 @@ class DStarLite:
         """Greedy descent of c + g from the start: a shortest path once the start is consistent."""
         cells = [self.start]
         u = self.start
-        limit = len(self.g)
-        while u != self.goal and len(cells) <= limit:
+        seen = {u}
+        while u != self.goal:
             best, arg = self._best_successor(u)
-            if arg == -1 or best == INF:
-                break
+            if arg == -1 or best == INF or arg in seen:
+                # Cannot happen with a consistent search; reported, never looped on.
+                raise _InconsistentSearch(f"path extraction stuck at cell {divmod(u, self.wp)}")
             u = arg
+            seen.add(u)
             cells.append(u)
         flat = np.asarray(cells, dtype=np.int64)  # (N,)
         path = np.stack([flat // self.wp - 1, flat % self.wp - 1], axis=1)  # (N, 2)

@@ -32,9 +32,16 @@ def test_dstar_lite_replan_cost_equals_astar_after_change(seed, size, n_changes,
     planner = DStarLite(cost, start, goal, cost_weight=weight)
     res = planner.replan()
     for _ in range(n_changes):
-        # Robot moves a few cells along its path (if it has one) ...
+        # Robot moves a few cells along its path (if it has one), sometimes with a replan
+        # before the map changes ...
         if res.ok and len(res.path) > 1:
             start = tuple(int(v) for v in res.path[min(len(res.path) - 1, rng.integers(1, 4))])
+            if rng.random() < 0.3:
+                moved = planner.replan(None, start)
+                ref_moved = astar(cost, start, goal, cost_weight=weight)
+                assert moved.status == ref_moved.status
+                if ref_moved.ok:
+                    assert moved.cost == pytest.approx(ref_moved.cost, rel=1e-9, abs=1e-9)
         # ... and a random set of cells changes cost (blocked, freed, re-weighted).
         cost = cost.copy()
         for _ in range(rng.integers(1, 6)):
@@ -49,6 +56,31 @@ def test_dstar_lite_replan_cost_equals_astar_after_change(seed, size, n_changes,
             assert path_cost(cost, res.path, cost_weight=weight) == pytest.approx(res.cost)
         else:
             assert len(res.path) == 0 and math.isinf(res.cost)
+
+
+@pytest.mark.parametrize("block_ahead", [40, 80])
+def test_dstar_lite_costs_equal_astar_when_blocks_drop_far_ahead(block_ahead):
+    # Far-away blocks make long repairs through plateaus of equal-cost paths, where keys tie
+    # up to float rounding: this caught a search that stopped one tie too early.
+    stats = w3_moving_blocks(random_grid(200, 0.2, 0), replans=20, block_ahead=block_ahead)
+    assert stats["replans"] == 20 and stats["costs_equal"]
+
+
+def test_dstar_lite_pure_moves_then_change_keep_costs_exact():
+    # Moves without map changes must still advance km (the search runs after every move).
+    cost = random_grid(60, 0.2, 5)
+    planner = DStarLite(cost, (0, 0), (59, 59))
+    res = planner.replan()
+    for step in range(6):
+        start = tuple(int(v) for v in res.path[3])
+        res = planner.replan(None, start)  # move only
+        assert res.cost == pytest.approx(astar(cost, start, (59, 59)).cost, rel=1e-9)
+        if step % 2:
+            cost = cost.copy()
+            i, j = (int(v) for v in res.path[min(8, len(res.path) - 2)])
+            cost[i, j] = 1.0
+            res = planner.replan(cost, start)
+            assert res.cost == pytest.approx(astar(cost, start, (59, 59)).cost, rel=1e-9)
 
 
 def test_dstar_lite_w3_repairs_expand_10x_fewer_than_astar_from_scratch():
