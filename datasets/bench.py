@@ -108,9 +108,10 @@ def _compare(name: str, log: Log, streams: tuple[str, ...], plain: Callable[[], 
     }
 
 
-def bench_kitti_object(root: Path, passes: int) -> dict[str, Any]:
+def bench_kitti_object(root: Path, passes: int, max_frames: int | None = None) -> dict[str, Any]:
     """KITTI object frames: the Log vs np.fromfile + cv2.imread + label/calib line splitting."""
-    log = KittiObjectLog(root)
+    full = KittiObjectLog(root)
+    log = _Subset(full, list(range(len(full)))[:max_frames])
     frames = [log[i] for i in range(len(log))]
     usable = [f for f in frames if set(KITTI_STREAMS) <= set(f.streams())]
     if len(usable) != len(frames):
@@ -118,17 +119,19 @@ def bench_kitti_object(root: Path, passes: int) -> dict[str, Any]:
     plain = _plain_pass(
         (root / "velodyne" / f"{i}.bin", 4, root / "image_2" / f"{i}.png",
          [root / "label_2" / f"{i}.txt", root / "calib" / f"{i}.txt"])
-        for i in log.frame_ids
+        for i in full.frame_ids[: len(log)]
     )
     return _compare("kitti_object", log, KITTI_STREAMS, plain, len(log), passes)
 
 
-def bench_nuscenes(root: Path, scene: str, placeholders: bool, passes: int) -> dict[str, Any]:
+def bench_nuscenes(
+    root: Path, scene: str, placeholders: bool, passes: int, max_frames: int | None = None
+) -> dict[str, Any]:
     """nuScenes key frames with lidar and CAM_FRONT files: the Log vs np.fromfile + cv2.imread."""
     start = time.perf_counter()
     full = NuScenesLog(root, scene, NuScenesConfig(placeholders=placeholders, key_frames_only=True))
     setup_s = time.perf_counter() - start
-    with_files = [f.index for f in full if set(NUSCENES_STREAMS) <= set(f.streams())]
+    with_files = [f.index for f in full if set(NUSCENES_STREAMS) <= set(f.streams())][:max_frames]
     log = _Subset(full, with_files)
     files: list[tuple[Path, int, Path, list[Path]]] = []
     for i in with_files:

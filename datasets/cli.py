@@ -9,11 +9,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from drivestack.datasets.bench import bench_kitti_object, bench_nuscenes
 from drivestack.datasets.errors import DataError
-from drivestack.datasets.info import format_report, inspect
-from drivestack.datasets.nuscenes.log import NuScenesConfig, NuScenesLog
-from drivestack.datasets.nuscenes.tables import open_nuscenes
+
+# The readers (cv2, the nuScenes devkit: seconds to import) are imported in the handlers,
+# so that `drive` starts fast for every other command.
 
 
 def default_data_root() -> Path:
@@ -50,6 +49,7 @@ def register(commands: Any, bench: Any) -> None:
     )
     parser.add_argument("--data", type=Path, default=None, help="shared data folder (default: $DRIVESTACK_DATA or ../shared/data)")
     parser.add_argument("--passes", type=int, default=5, help="passes over the frames per workload")
+    parser.add_argument("--frames", type=int, default=None, help="at most this many frames per workload")
     parser.add_argument("--scene", default="scene-0916", help="nuScenes scene")
     parser.add_argument("--placeholders", action="store_true", help="allow the nuScenes missing-table work-around")
     parser.set_defaults(func=run_bench)
@@ -61,6 +61,8 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 
 
 def run_info(args: argparse.Namespace) -> int:
+    from drivestack.datasets.info import format_report, inspect
+
     try:
         reports = inspect(args.path)
     except (DataError, OSError) as err:
@@ -78,6 +80,9 @@ def run_info(args: argparse.Namespace) -> int:
 
 
 def _nuscenes_streams(report: dict[str, Any]) -> None:
+    from drivestack.datasets.nuscenes.log import NuScenesConfig, NuScenesLog
+    from drivestack.datasets.nuscenes.tables import open_nuscenes
+
     root = Path(report["path"])
     for version in report["versions"]:
         try:
@@ -92,6 +97,8 @@ def _nuscenes_streams(report: dict[str, Any]) -> None:
 
 
 def run_bench(args: argparse.Namespace) -> int:
+    from drivestack.datasets.bench import bench_kitti_object, bench_nuscenes
+
     root = args.data or default_data_root()
     if not root.is_dir():
         print(f"drive bench datasets: data folder {root} not found (set --data or DRIVESTACK_DATA)", file=sys.stderr)
@@ -99,8 +106,10 @@ def run_bench(args: argparse.Namespace) -> int:
     try:
         result = {
             "benchmark": "datasets",
-            "kitti_object": bench_kitti_object(root / "kitti_object", args.passes),
-            "nuscenes": bench_nuscenes(root / "nuscenes", args.scene, args.placeholders, args.passes),
+            "kitti_object": bench_kitti_object(root / "kitti_object", args.passes, args.frames),
+            "nuscenes": bench_nuscenes(
+                root / "nuscenes", args.scene, args.placeholders, args.passes, args.frames
+            ),
         }
     except (DataError, OSError) as err:
         print(f"drive bench datasets: {err}", file=sys.stderr)
