@@ -9,11 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from drivestack.datasets.bench import bench_kitti_object, bench_nuscenes
 from drivestack.datasets.errors import DataError
 from drivestack.datasets.info import format_report, inspect
-from drivestack.datasets.nuscenes.log import NuScenesConfig, NuScenesLog
-from drivestack.datasets.nuscenes.tables import open_nuscenes
 
 
 def default_data_root() -> Path:
@@ -81,6 +78,9 @@ def _nuscenes_streams(report: dict[str, Any]) -> None:
     root = Path(report["path"])
     for version in report["versions"]:
         try:
+            from drivestack.datasets.nuscenes.log import NuScenesConfig, NuScenesLog
+            from drivestack.datasets.nuscenes.tables import open_nuscenes
+
             nusc = open_nuscenes(root, version["version"], placeholders=True)
         except DataError as err:
             report["problems"].append(str(err))
@@ -92,6 +92,9 @@ def _nuscenes_streams(report: dict[str, Any]) -> None:
 
 
 def run_bench(args: argparse.Namespace) -> int:
+    # Imported here: nuscenes-devkit takes seconds to import, and `drive --help` must not wait.
+    from drivestack.datasets.bench import bench_kitti_object, bench_nuscenes
+
     root = args.data or default_data_root()
     if not root.is_dir():
         print(f"drive bench datasets: data folder {root} not found (set --data or DRIVESTACK_DATA)", file=sys.stderr)

@@ -14,6 +14,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+
 from drivestack.eval.kitti_object import DIFFICULTIES, METRICS  # noqa: E402
 from drivestack.eval.kitti_object_result import ObjectEvalResult  # noqa: E402
 from drivestack.eval.kitti_tracking_result import TrackingResult  # noqa: E402
