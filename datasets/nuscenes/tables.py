@@ -21,8 +21,10 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from nuscenes.nuscenes import NuScenes
+if TYPE_CHECKING:  # importing nuscenes-devkit takes seconds: only where it is used
+    from nuscenes.nuscenes import NuScenes
 
 from drivestack.datasets.errors import DataError
 
@@ -131,6 +133,8 @@ def open_nuscenes(dataroot: str | Path, version: str, placeholders: bool = False
         DataError: naming the missing tables and the work-around when ``placeholders`` is
             False, or tables that no placeholder can replace.
     """
+    from nuscenes.nuscenes import NuScenes
+
     dataroot = Path(dataroot)
     missing = missing_tables(dataroot, version)
     if missing and not placeholders:
