@@ -41,6 +41,19 @@ def register(commands: Any, bench: Any) -> None:
         "with placeholder tables (the folder is not touched) and list its streams",
     )
     info.set_defaults(func=run_info)
+    check = data_commands.add_parser(
+        "check",
+        help="read every frame of every log; --lenient skips and counts bad frames",
+        description="Reads every frame of every log under PATH. Strict (default) stops at the "
+        "first bad frame with its error; --lenient skips bad frames and reports each one.",
+    )
+    check.add_argument("path", type=Path, help="dataset folder")
+    mode = check.add_mutually_exclusive_group()
+    mode.add_argument("--strict", dest="mode", action="store_const", const="strict", default="strict")
+    mode.add_argument("--lenient", dest="mode", action="store_const", const="lenient")
+    check.add_argument("--json", action="store_true", help="print the results as JSON")
+    check.add_argument("--placeholders", action="store_true", help="allow the nuScenes missing-table work-around")
+    check.set_defaults(func=run_check)
     parser = bench.add_parser(
         "datasets",
         help="frames/s through the dataset Logs vs a plain np.fromfile/cv2.imread loop",
@@ -94,6 +107,19 @@ def _nuscenes_streams(report: dict[str, Any]) -> None:
             log = NuScenesLog(root, scene["name"], NuScenesConfig(version=version["version"]), nusc=nusc)
             scene["lidar_frames"] = len(log)
             scene["streams"] = sorted(log.streams())
+
+
+def run_check(args: argparse.Namespace) -> int:
+    """Exit status 0 when every frame was read, 1 when frames were skipped or a log failed."""
+    from drivestack.datasets.check import check, format_check
+
+    try:
+        results = check(args.path, args.mode, args.placeholders)
+    except (DataError, OSError) as err:
+        print(f"drive data check: {err}", file=sys.stderr)
+        return 1
+    print(json.dumps(results, indent=2) if args.json else format_check(results))
+    return 0 if all(not r["skipped"] and r["error"] is None for r in results) else 1
 
 
 def run_bench(args: argparse.Namespace) -> int:

@@ -75,3 +75,22 @@ def test_registering_the_cli_does_not_import_the_nuscenes_devkit():
         "sys.exit(1 if 'nuscenes' in sys.modules or 'drivestack.datasets.bench' in sys.modules else 0)"
     )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_check_strict_stops_at_a_truncated_scan_and_lenient_counts_it(tmp_path: Path, capsys):
+    make_tracking_root(tmp_path)
+    (tmp_path / "calib" / "0001.txt").unlink()
+    scans = tmp_path / "velodyne" / "0000"
+    scans.mkdir(parents=True)
+    for i in range(5):
+        np.zeros((4, 4), np.float32).tofile(scans / f"{i:06d}.bin")
+    (scans / "000003.bin").write_bytes(b"\0" * 30)
+    assert main(["data", "check", str(tmp_path), "--json"]) == 1
+    (strict,) = json.loads(capsys.readouterr().out)
+    assert strict["read"] == 3 and "000003.bin: 30 bytes" in strict["error"]
+    assert main(["data", "check", str(tmp_path), "--lenient", "--json"]) == 1
+    (lenient,) = json.loads(capsys.readouterr().out)
+    assert lenient["read"] == 4 and [s["index"] for s in lenient["skipped"]] == [3]
+    (scans / "000003.bin").write_bytes(b"\0" * 32)
+    assert main(["data", "check", str(tmp_path)]) == 0
+    assert "read 5 of 5 frames, skipped 0" in capsys.readouterr().out
