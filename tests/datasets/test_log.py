@@ -74,7 +74,9 @@ def test_missing_stream_key_error_names_stream_and_frame():
     with pytest.raises(KeyError, match="frame 3: no stream 'lidar'"):
         frame.load("lidar")
     with pytest.raises(KeyError, match="radar"):
-        next(ListLog(2).iter_messages(["radar"]))
+        ListLog(2).iter_messages(["radar"])  # at the call, not at the first frame
+    with pytest.raises(ValueError, match="on_error"):
+        ListLog(2).iter_messages(on_error="sloppy")  # type: ignore[arg-type]
 
 
 def test_index_out_of_range_and_negative_index():
