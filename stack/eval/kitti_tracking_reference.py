@@ -13,11 +13,12 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 import numpy as np
+from scipy.optimize import linear_sum_assignment
+
 from drivestack.datasets.kitti.label_file import TrackingLabels
 from drivestack.eval.box_iou import giou_3d, iou_2d, iou_3d
 from drivestack.eval.kitti_boxes import camera_to_stack_boxes
 from drivestack.eval.kitti_tracking import NEIGHBOUR_TRACKING, TrackingEvalConfig
-from scipy.optimize import linear_sum_assignment
 
 
 def _overlap(metric: str, g: TrackingLabels, i: int, t: TrackingLabels, j: int) -> float:

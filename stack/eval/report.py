@@ -14,6 +14,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+
 from drivestack.eval.kitti_object import DIFFICULTIES, METRICS  # noqa: E402
 from drivestack.eval.kitti_object_result import ObjectEvalResult  # noqa: E402
 from drivestack.eval.kitti_tracking_result import TrackingResult  # noqa: E402
@@ -26,7 +27,12 @@ def object_table(result: ObjectEvalResult) -> str:
     lines: list[str] = []
     classes = list(dict.fromkeys(c.cls for c in result.curves))
     overlaps = list(dict.fromkeys(c.overlap for c in result.curves))
+    printed: set[tuple[str, str, float]] = set()
     for overlap in overlaps:
+        keys = {(c.cls, c.metric, c.min_overlap) for c in result.curves if c.overlap == overlap}
+        if keys <= printed:
+            continue  # same thresholds as a set already printed (loose 2D = strict 2D)
+        printed |= keys
         for cls in classes:
             curves = [c for c in result.curves if c.cls == cls and c.overlap == overlap]
             thr = {c.metric: c.min_overlap for c in curves}

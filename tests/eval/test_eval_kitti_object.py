@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from drivestack.datasets.kitti.label_file import (
     LabelFileError,
     ObjectLabels,
