@@ -250,3 +250,64 @@ def test_real_detections_as_tracks_vectorised_equals_reference(data_root: Path) 
         for key, value in ref.items():
             assert ours[key] == pytest.approx(value), f"{threshold} {key}"
     assert clear_mot(ct, cfg)[0].ids > 0  # every detection is a new track
+
+
+def _reference_hota(gt_ids, trk_ids, sims):  # noqa: ANN001, ANN202
+    """TrackEval's HOTA.eval_sequence loops, per alpha and per frame (ids already contiguous)."""
+    from scipy.optimize import linear_sum_assignment
+
+    from drivestack.eval.hota import ALPHAS
+
+    n_g = max((int(g.max()) + 1 for g in gt_ids if len(g)), default=0)
+    n_t = max((int(t.max()) + 1 for t in trk_ids if len(t)), default=0)
+    pot, gc, tc = np.zeros((n_g, n_t)), np.zeros((n_g, 1)), np.zeros((1, n_t))
+    for g, t, s in zip(gt_ids, trk_ids, sims, strict=True):
+        den = s.sum(0)[None, :] + s.sum(1)[:, None] - s
+        iou = np.where(den > 0, s / np.where(den > 0, den, 1), 0)
+        pot[g[:, None], t[None, :]] += iou
+        gc[g] += 1
+        tc[0, t] += 1
+    score = pot / (gc + tc - pot)
+    out = {k: np.zeros(len(ALPHAS)) for k in ("TP", "FN", "FP", "AssA")}
+    counts = [np.zeros((n_g, n_t)) for _ in ALPHAS]
+    for g, t, s in zip(gt_ids, trk_ids, sims, strict=True):
+        if len(g) == 0 or len(t) == 0:
+            out["FP"] += len(t)
+            out["FN"] += len(g)
+            continue
+        r, c = linear_sum_assignment(-(score[g[:, None], t[None, :]] * s))
+        for a, alpha in enumerate(ALPHAS):
+            ok = s[r, c] >= alpha - np.finfo(float).eps
+            out["TP"][a] += ok.sum()
+            out["FN"][a] += len(g) - ok.sum()
+            out["FP"][a] += len(t) - ok.sum()
+            for i, j in zip(g[r[ok]], t[c[ok]], strict=True):
+                counts[a][i, j] += 1
+    for a in range(len(ALPHAS)):
+        m = counts[a]
+        out["AssA"][a] = (m * m / np.maximum(1, gc + tc - m)).sum() / max(1, out["TP"][a])
+    return out
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_vectorised_hota_equals_per_alpha_loops(seed: int) -> None:
+    from drivestack.eval.hota import _sequence_hota
+
+    rng = np.random.default_rng(seed)
+    gt_ids, trk_ids, sims = [], [], []
+    for _ in range(30):
+        g = rng.choice(6, size=rng.integers(0, 5), replace=False)
+        t = rng.choice(8, size=rng.integers(0, 6), replace=False)
+        s = rng.uniform(0, 1, (len(g), len(t))) * (rng.random((len(g), len(t))) < 0.5)
+        gt_ids.append(g)
+        trk_ids.append(t)
+        sims.append(s)
+    # Relabel ids to be contiguous the way _sequence_hota does, for the reference.
+    ug, ut = np.unique(np.concatenate(gt_ids)), np.unique(np.concatenate(trk_ids))
+    ref = _reference_hota(
+        [np.searchsorted(ug, g) for g in gt_ids], [np.searchsorted(ut, t) for t in trk_ids], sims
+    )
+    ours = _sequence_hota(gt_ids, trk_ids, sims)
+    for key in ("TP", "FN", "FP", "AssA"):
+        np.testing.assert_allclose(ours[key], ref[key], atol=1e-12, err_msg=key)
+    assert ref["TP"].sum() > 0
