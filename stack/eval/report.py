@@ -74,8 +74,12 @@ def plot_object_curves(result: ObjectEvalResult, out_dir: str | Path) -> list[Pa
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
-    keys = dict.fromkeys((c.overlap, c.cls, c.metric) for c in result.curves)
-    for overlap, cls, metric in keys:
+    keys = dict.fromkeys((c.overlap, c.cls, c.metric, c.min_overlap) for c in result.curves)
+    done: set[tuple[str, str, float]] = set()
+    for overlap, cls, metric, thr in keys:
+        if (cls, metric, thr) in done:
+            continue  # the loose 2D curve is the strict one
+        done.add((cls, metric, thr))
         fig, ax = plt.subplots(figsize=(5.0, 3.6))
         for diff in DIFFICULTIES:
             c = result.curve(cls, metric, diff, overlap)
