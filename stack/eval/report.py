@@ -10,11 +10,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
 from drivestack.eval.kitti_object import DIFFICULTIES, METRICS  # noqa: E402
 from drivestack.eval.kitti_object_result import ObjectEvalResult  # noqa: E402
 from drivestack.eval.kitti_tracking_result import TrackingResult  # noqa: E402
@@ -80,6 +75,7 @@ def plot_object_curves(result: ObjectEvalResult, out_dir: str | Path) -> list[Pa
         if (cls, metric, thr) in done:
             continue  # the loose 2D curve is the strict one
         done.add((cls, metric, thr))
+        plt = _pyplot()
         fig, ax = plt.subplots(figsize=(5.0, 3.6))
         for diff in DIFFICULTIES:
             c = result.curve(cls, metric, diff, overlap)
@@ -139,6 +135,7 @@ def plot_tracking_curves(result: TrackingResult, out_dir: str | Path) -> list[Pa
     written: list[Path] = []
     for cls, r in result.per_class.items():
         s = r.sweep
+        plt = _pyplot()
         fig, ax = plt.subplots(figsize=(5.0, 3.6))
         ax.plot(s.recalls, s.smota, label=f"sMOTA (sAMOTA {100 * s.samota:.2f})")
         ax.plot(s.recalls, s.mota, label=f"MOTA (AMOTA {100 * s.amota:.2f})")
@@ -156,3 +153,13 @@ def plot_tracking_curves(result: TrackingResult, out_dir: str | Path) -> list[Pa
         plt.close(fig)
         written.append(path)
     return written
+
+
+def _pyplot():  # type: ignore[no-untyped-def]
+    """matplotlib.pyplot on the Agg backend, imported on first plot (it costs ~0.5 s)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
