@@ -9,6 +9,7 @@ HOTA, DetA, AssA, LocA. Plots use matplotlib's Agg backend.
 from __future__ import annotations
 
 from pathlib import Path
+from types import ModuleType
 
 from drivestack.eval.kitti_object import DIFFICULTIES, METRICS  # noqa: E402
 from drivestack.eval.kitti_object_result import ObjectEvalResult  # noqa: E402
@@ -155,7 +156,7 @@ def plot_tracking_curves(result: TrackingResult, out_dir: str | Path) -> list[Pa
     return written
 
 
-def _pyplot():  # type: ignore[no-untyped-def]
+def _pyplot() -> ModuleType:
     """matplotlib.pyplot on the Agg backend, imported on first plot (it costs ~0.5 s)."""
     import matplotlib
 
