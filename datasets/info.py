@@ -31,7 +31,7 @@ def detect_kind(path: Path) -> str | None:
     if find_versions(path):
         return "nuscenes"
     calib = path / "calib"
-    if calib.is_dir() and (path / "oxts").is_dir() or (path / "label_02").is_dir():
+    if (calib.is_dir() and (path / "oxts").is_dir()) or (path / "label_02").is_dir():
         return "kitti_tracking"
     if any((path / sub).is_dir() for sub in ("label_2", "velodyne", "image_2")) or calib.is_dir():
         return "kitti_object"
@@ -97,16 +97,22 @@ def inspect_kitti_tracking(root: Path) -> Report:
 
 
 def _detection_format(folder: Path, problems: list[str]) -> str | None:
-    """``"ab3dmot"`` (3D) or ``"rrc"`` (2D): the format every file of the set parses in."""
-    empty = sorted(str(p.relative_to(folder)) for p in folder.glob("*/*.txt") if p.stat().st_size == 0)
+    """``"ab3dmot"`` (3D) or ``"rrc"`` (2D): the format the set's first sequence parses in.
+
+    Only one sequence is parsed (the others are checked line by line when a Log opens them):
+    a full pass over large detection sets would make ``info`` slow.
+    """
+    files = sorted(folder.glob("*/*.txt"))
+    empty = [str(p.relative_to(folder)) for p in files if p.stat().st_size == 0]
     if empty:
         problems.append(f"detections/{folder.name}: empty file(s), no detections: {', '.join(empty)}")
-    sequences = sorted({p.stem for p in folder.glob("*/*.txt")})
+    if not files:
+        problems.append(f"detections/{folder.name}: no <Class>/<seq>.txt files")
+        return None
     errors = []
     for fmt, read in (("ab3dmot", read_ab3dmot_sequence), ("rrc", read_rrc_sequence)):
         try:
-            for seq in sequences:
-                read(folder, seq)
+            read(folder, files[0].stem)
             return fmt
         except (DataError, OSError) as err:
             errors.append(f"as {fmt}: {err}")

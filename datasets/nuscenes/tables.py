@@ -21,10 +21,12 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
-
-from nuscenes.nuscenes import NuScenes
+from typing import TYPE_CHECKING
 
 from drivestack.datasets.errors import DataError
+
+if TYPE_CHECKING:
+    from nuscenes.nuscenes import NuScenes
 
 TABLES = (
     "category",
@@ -131,6 +133,10 @@ def open_nuscenes(dataroot: str | Path, version: str, placeholders: bool = False
         DataError: naming the missing tables and the work-around when ``placeholders`` is
             False, or tables that no placeholder can replace.
     """
+    # Imported here: the devkit pulls in sklearn and matplotlib (~4 s), which the table
+    # checks and `drive` start-up must not pay.
+    from nuscenes.nuscenes import NuScenes
+
     dataroot = Path(dataroot)
     missing = missing_tables(dataroot, version)
     if missing and not placeholders:

@@ -158,16 +158,14 @@ def bench_realtime(seconds: float) -> dict[str, float]:
     }
 
 
-def bench_handover(points: int, count: int = 200) -> float:
-    """Seconds per published cloud of ``points`` points (one subscriber)."""
+def bench_handover(points: int, count: int = 500) -> float:
+    """CPU seconds per published cloud of ``points`` points (one subscriber)."""
     specs = [
         NodeSpec("cloud", _CloudSource(_CloudConfig(points=points, count=count)), outputs={"out": "/pc"}),
         NodeSpec("sink", _CloudSink(), inputs={"in": "/pc"}),
     ]
     ex = DeterministicExecutor(specs)
-    t0 = time.perf_counter()
-    ex.run()
-    return (time.perf_counter() - t0) / count
+    return _timed(ex.run)[1] / count
 
 
 def run(messages: int, rt_seconds: float, repeats: int) -> dict:
@@ -177,8 +175,11 @@ def run(messages: int, rt_seconds: float, repeats: int) -> dict:
         base_runs.append(bench_baseline(messages))
     det, det_cpu = min(r[0] for r in det_runs), min(r[1] for r in det_runs)
     base, base_cpu = min(r[0] for r in base_runs), min(r[1] for r in base_runs)
-    small = min(bench_handover(1000) for _ in range(repeats))
-    large = min(bench_handover(120_000) for _ in range(repeats))
+    small_runs, large_runs = [], []
+    for _ in range(repeats):
+        small_runs.append(bench_handover(1000))
+        large_runs.append(bench_handover(120_000))
+    small, large = min(small_runs), min(large_runs)
     copy = min(_time_copy(120_000) for _ in range(repeats))
     return {
         "deterministic": {

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
 from drivestack.datasets.kitti.label_file import ObjectLabels, parse_object_lines
 from drivestack.eval.box_iou import bev_iou_pairs, giou_3d_pairs, iou_2d_pairs, iou_3d_pairs
 from drivestack.eval.kitti_boxes import camera_to_stack_boxes

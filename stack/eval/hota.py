@@ -24,9 +24,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.optimize import linear_sum_assignment
+
 from drivestack.datasets.kitti.label_file import TrackingLabels
 from drivestack.eval.frame_overlaps import frame_overlaps_flat
-from scipy.optimize import linear_sum_assignment
 
 ALPHAS = np.arange(0.05, 0.99, 0.05)  # TrackEval's array_labels
 HOTA_DISTRACTOR: dict[str, str] = {"car": "van", "pedestrian": "person"}

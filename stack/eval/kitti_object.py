@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+
 from drivestack.datasets.kitti.label_file import ObjectLabels
 from drivestack.eval.frame_overlaps import FrameOverlaps, frame_overlaps
 from drivestack.eval.kitti_object_result import APCurve, ObjectEvalResult

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+
 from drivestack.datasets.kitti.label_file import ObjectLabels
 from drivestack.eval.box_iou import bev_iou, iou_2d, iou_3d
 from drivestack.eval.kitti_boxes import camera_to_stack_boxes

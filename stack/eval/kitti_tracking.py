@@ -25,9 +25,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.optimize import linear_sum_assignment
+
 from drivestack.datasets.kitti.label_file import TrackingLabels
 from drivestack.eval.frame_overlaps import concat_labels, frame_overlaps_flat
-from scipy.optimize import linear_sum_assignment
 
 NEIGHBOUR_TRACKING: dict[str, str] = {"car": "van", "pedestrian": "person_sitting"}
 _MAX_COST = 1e9  # the devkit's gating cost

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+
 from drivestack.datasets.kitti.label_file import TrackingLabels
 from drivestack.eval.hota import HotaResult, hota_class
 from drivestack.eval.kitti_tracking import TrackingEvalConfig, prepare_class

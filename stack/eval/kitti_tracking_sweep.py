@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
 from drivestack.eval.kitti_tracking import (
     ClassTracks,
     ClearMot,

@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+
 from drivestack.msgs.base import Message, array_field, check_finite
 
 

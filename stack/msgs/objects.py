@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
 from drivestack.msgs.base import Message, MessageError, array_field
 
 BOX_DOC = "[m]/[rad] (x, y, z, dx, dy, dz, yaw) in frame_id, z at the box centre"

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 
 import numpy as np
+
 from drivestack.msgs.base import Message, MessageError, array_field, check_finite
 
 

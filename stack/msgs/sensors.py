@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
 from drivestack.msgs.base import Message, MessageError, array_field
 
 IMAGE_ENCODINGS = {"bgr8": 3, "rgb8": 3, "mono8": 1}

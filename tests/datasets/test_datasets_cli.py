@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -58,9 +60,37 @@ def test_info_on_the_shared_data_finds_every_set_and_its_known_gaps(data_root: P
 
 @pytest.mark.data
 def test_bench_prints_one_json_object_with_ratios(data_root: Path, capsys):
-    assert main(["bench", "datasets", "--data", str(data_root), "--passes", "1", "--placeholders"]) == 0
+    assert main(["bench", "datasets", "--data", str(data_root), "--passes", "1", "--frames", "3", "--placeholders"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["kitti_object"]["frames_per_pass"] == 6
-    assert result["nuscenes"]["frames_per_pass"] == 20
+    assert result["kitti_object"]["frames_per_pass"] == 3
+    assert result["nuscenes"]["frames_per_pass"] == 3
     for key in ("kitti_object", "nuscenes"):
         assert result[key]["log_fps"] > 0 and result[key]["log_over_plain"] > 0
+
+
+def test_registering_the_cli_does_not_import_the_nuscenes_devkit():
+    """`drive` builds every area's parser at start-up; the devkit takes seconds to import."""
+    code = (
+        "import sys; from drivestack.cli.main import build_parser; build_parser(); "
+        "sys.exit(1 if 'nuscenes' in sys.modules or 'drivestack.datasets.bench' in sys.modules else 0)"
+    )
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_check_strict_stops_at_a_truncated_scan_and_lenient_counts_it(tmp_path: Path, capsys):
+    make_tracking_root(tmp_path)
+    (tmp_path / "calib" / "0001.txt").unlink()
+    scans = tmp_path / "velodyne" / "0000"
+    scans.mkdir(parents=True)
+    for i in range(5):
+        np.zeros((4, 4), np.float32).tofile(scans / f"{i:06d}.bin")
+    (scans / "000003.bin").write_bytes(b"\0" * 30)
+    assert main(["data", "check", str(tmp_path), "--json"]) == 1
+    (strict,) = json.loads(capsys.readouterr().out)
+    assert strict["read"] == 3 and "000003.bin: 30 bytes" in strict["error"]
+    assert main(["data", "check", str(tmp_path), "--lenient", "--json"]) == 1
+    (lenient,) = json.loads(capsys.readouterr().out)
+    assert lenient["read"] == 4 and [s["index"] for s in lenient["skipped"]] == [3]
+    (scans / "000003.bin").write_bytes(b"\0" * 32)
+    assert main(["data", "check", str(tmp_path)]) == 0
+    assert "read 5 of 5 frames, skipped 0" in capsys.readouterr().out

@@ -57,3 +57,21 @@ def test_replay_reads_any_sequence_of_the_shared_data(data_root):
     summary = launch.build_executor().run()
     counts = {t.topic: t.count for t in summary.topics}
     assert counts["/log/ego"] == 78 and counts["/log/detections"] == 78 and not summary.failures
+
+
+@pytest.mark.data
+@pytest.mark.parametrize(
+    "overrides, topic, count",
+    [
+        (["replay.dataset=kitti_object", "replay.root={root}/kitti_object", "replay.split=''"], "/log/lidar", 6),
+        (["replay.dataset=kitti_raw", "replay.root={root}/kitti_raw/2011_09_26_drive_unknown_sfnd"], "/log/lidar", 12),
+        (["replay.dataset=nuscenes", "replay.root={root}/nuscenes", "replay.sequence=scene-0916",
+          "replay.placeholders=true", "replay.key_frames_only=true", "replay.streams=[lidar, annotations]"], "/log/lidar", 20),
+    ],
+)
+def test_replay_plays_every_reader_of_the_shared_data(data_root, overrides, topic, count):
+    launch = load_launch(DEMO, [o.format(root=data_root) for o in overrides])
+    summary = launch.build_executor().run()
+    counts = {t.topic: t.count for t in summary.topics}
+    assert not summary.failures, summary.failures
+    assert counts[topic] == count
