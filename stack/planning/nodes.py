@@ -10,7 +10,7 @@ BUDGET_EXHAUSTED.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -91,6 +91,12 @@ class PlannerNode(Node):
 
     def reset(self, seed: int) -> None:
         self._state = PlannerState()
+        # The search budget is wall time: only a real-time run may cut a search by it, or a
+        # deterministic replay would plan differently on a slower machine.
+        self._planner_config = replace(
+            self.config.planner_config(),
+            time_budget=self.config.search_budget_s if self.realtime else None,
+        )
 
     def tick(self, now_ns: int, inputs: Inputs) -> TickOutput:
         ego = inputs.last("ego")

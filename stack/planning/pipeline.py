@@ -66,7 +66,7 @@ class PlannerConfig:
     speed: SpeedProfileConfig = field(default_factory=SpeedProfileConfig)
     goal_ahead: float = 50.0  # [m] along the route from the ego
     cost_weight: float = 2.0  # weight of cell cost in the grid search
-    time_budget: float = 0.06  # [s] for the grid search
+    time_budget: float | None = 0.06  # [s] for the grid search; None: unlimited
     reanchor_margin: float = 15.0  # [m] (dstar_lite) re-anchor when the ego is this near an edge
 
     def __post_init__(self) -> None:

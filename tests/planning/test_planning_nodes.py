@@ -53,11 +53,21 @@ def test_planner_node_blocked_road_is_typed_no_path_not_an_exception():
 def test_planner_node_out_of_budget_returns_partial_plan_and_says_so():
     scene = road_scene()
     cfg = PlannerNodeConfig(grid_planner="astar", search_budget_s=0.0)
-    out = run_node(PlannerNode(cfg), feed_for(scene, 1))
+    out = run_node(PlannerNode(cfg), feed_for(scene, 1), realtime=True)
     traj = out.of("trajectory")[0]
     traj.validate()
     assert traj.status == PlanStatus.BUDGET_EXHAUSTED
     assert "budget" in traj.detail and len(traj.times) > 1 and traj.speeds[-1] == 0.0
+
+
+def test_deterministic_run_never_cuts_a_search_by_the_wall_clock():
+    # Regression: a wall-clock budget in a deterministic replay made plans depend on how
+    # fast the machine was. Off the real-time executor the budget does not apply.
+    scene = road_scene()
+    cfg = PlannerNodeConfig(grid_planner="astar", search_budget_s=0.0)
+    runs = [run_node(PlannerNode(cfg), feed_for(scene, 1)).of("trajectory")[0] for _ in range(2)]
+    assert [t.status for t in runs] == [PlanStatus.OK, PlanStatus.OK]
+    np.testing.assert_array_equal(runs[0].poses, runs[1].poses)
 
 
 def test_planner_node_dstar_lite_keeps_its_search_between_ticks():
