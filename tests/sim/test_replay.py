@@ -75,3 +75,15 @@ def test_replay_plays_every_reader_of_the_shared_data(data_root, overrides, topi
     counts = {t.topic: t.count for t in summary.topics}
     assert not summary.failures, summary.failures
     assert counts[topic] == count
+
+
+def test_planning_replay_reruns_are_identical(tmp_path):
+    # Planner and controller on the shipped log, twice: plans and commands must not differ
+    # (a wall-clock search budget once made them depend on the machine's speed).
+    launch = DEMO.parent / "planning_replay.yaml"
+    a, b = tmp_path / "a.mcap", tmp_path / "b.mcap"
+    for out in (a, b):
+        assert drive(["run", str(launch), "--duration", "3", "--record", str(out), "-q"]) == 0
+    result = diff_recordings(a, b)
+    assert result.identical, result.divergence
+    assert result.compared > 60  # 30 plans at 10 Hz, 60 commands at 20 Hz
