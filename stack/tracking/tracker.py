@@ -1,0 +1,380 @@
+"""The stack's 3D multi-object tracker: a pure function ``step(state, detections) -> state, output``.
+
+Per frame, in the world frame (ego motion already removed by the caller):
+
+1. **Predict** every track with its class's Kalman model (CV or CTRV, ``kalman.py``). With a
+   motion TCN (``tcn_mode``), the TCN's 0.1 s forecast from the track's history replaces the
+   predicted centre for association only (``"associate"``) or also as the filter prior
+   (``"predict"``).
+2. **Associate** tracks and detections of the same class: cost ``1 - GIoU_3D`` or centre
+   distance, class gate, Hungarian or greedy matching (``association.py``).
+3. **Update** matched tracks; **birth** a track per unmatched detection scoring at least
+   ``birth_score``; **death** after ``max_age`` frames without a detection.
+4. **Report** tracks updated in this frame (or coasting fewer than ``max_age`` frames when
+   ``report_coasting``) that are confirmed (``min_hits`` detections), or all of them in the
+   first ``min_hits`` frames of a run (as AB3DMOT, so a sequence's first frames are not lost).
+
+All state is in :class:`TrackState` (arrays over tracks); nothing is kept elsewhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from drivestack.msgs import ObjectClass
+from drivestack.tracking import association, kalman
+from drivestack.tracking.motion_features import motion_group
+
+# (hist_xy (N,H,2), hist_yaw (N,H), size (N,3), groups (N,), valid (N,H), ego_xy (N,2))
+#   -> (mean (N,T,2), std (N,T,2)) world-frame forecasts at step_s, 2*step_s, ...
+Forecaster = Callable[
+    [np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    tuple[np.ndarray, np.ndarray],
+]
+
+TCN_MODES = ("off", "associate", "predict")
+
+
+@dataclass(frozen=True)
+class ClassParams:
+    """Tracking parameters of one object class.
+
+    Attributes:
+        metric: association cost, ``"giou"`` (1 - GIoU_3D) or ``"dist"`` (centre distance).
+        gate: largest accepted cost (giou: 1 - min GIoU; dist: [m]).
+        matcher: ``"hungarian"`` or ``"greedy"``.
+        model: Kalman motion model, ``"cv"`` or ``"ctrv"``.
+        min_hits: detections before a track is reported.
+        max_age: [frames] without a detection before a track is deleted.
+        birth_score: lowest detection score that starts a track (raw detector score).
+        noise: Kalman noise of the class.
+    """
+
+    metric: str = "giou"
+    gate: float = 1.2
+    matcher: str = "hungarian"
+    model: str = "cv"
+    min_hits: int = 3
+    max_age: int = 2  # [frames]
+    birth_score: float = -1e9
+    noise: kalman.NoiseConfig = field(default_factory=kalman.NoiseConfig)
+
+
+def _default_classes() -> tuple[tuple[int, ClassParams], ...]:
+    return (
+        (int(ObjectClass.CAR), ClassParams(metric="giou", gate=1.2, matcher="hungarian", max_age=2)),
+        (
+            int(ObjectClass.PEDESTRIAN),
+            ClassParams(
+                metric="giou",
+                gate=1.4,
+                matcher="greedy",
+                min_hits=1,
+                max_age=4,
+                noise=kalman.NoiseConfig(accel=1.5, meas_pos=0.2, meas_size=0.1),
+            ),
+        ),
+        (
+            int(ObjectClass.CYCLIST),
+            ClassParams(metric="dist", gate=2.0, matcher="hungarian", max_age=4),
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    """Tracker configuration.
+
+    Attributes:
+        classes: ``(ObjectClass id, ClassParams)`` per tracked class; detections of other
+            classes are ignored.
+        history: [frames] of track history kept for the motion TCN.
+        tcn_mode: ``"off"``, ``"associate"`` or ``"predict"`` (see module docstring).
+        tcn_min_history: [frames] of history a track needs before the TCN replaces the Kalman
+            prediction.
+        report_coasting: also report tracks that missed a detection but are still alive.
+    """
+
+    classes: tuple[tuple[int, ClassParams], ...] = field(default_factory=_default_classes)
+    history: int = 10  # [frames]
+    tcn_mode: str = "off"
+    tcn_min_history: int = 3  # [frames]
+    report_coasting: bool = True
+
+    def __post_init__(self) -> None:
+        ids = [c for c, _ in self.classes]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"TrackerConfig.classes: duplicate class ids {ids}")
+        if self.tcn_mode not in TCN_MODES:
+            raise ValueError(f"TrackerConfig.tcn_mode must be one of {TCN_MODES}, got {self.tcn_mode!r}")
+
+
+@dataclass(frozen=True)
+class TrackState:
+    """All tracks of a run. Arrays have one row per live track (N).
+
+    Attributes:
+        ids: (N,) int64 track ids, unique per run.
+        class_ids: (N,) int32 ObjectClass.
+        slots: (N,) int64 index into ``TrackerConfig.classes``.
+        mean: (N, 10) Kalman states (layout in ``kalman.py``), world frame.
+        cov: (N, 10, 10) covariances.
+        hits: (N,) int64 detections associated so far.
+        misses: (N,) int64 frames since the last detection.
+        age: (N,) int64 frames since birth.
+        score: (N,) float64 score of the last associated detection.
+        hist_xy: (N, H, 2) [m] past centres (posterior, or prediction when missed), oldest first.
+        hist_yaw: (N, H) [rad] past yaw.
+        hist_valid: (N, H) bool.
+        next_id: id the next new track gets.
+        frame_count: frames processed.
+    """
+
+    ids: np.ndarray
+    class_ids: np.ndarray
+    slots: np.ndarray
+    mean: np.ndarray
+    cov: np.ndarray
+    hits: np.ndarray
+    misses: np.ndarray
+    age: np.ndarray
+    score: np.ndarray
+    hist_xy: np.ndarray
+    hist_yaw: np.ndarray
+    hist_valid: np.ndarray
+    next_id: int = 1
+    frame_count: int = 0
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+@dataclass(frozen=True)
+class TrackerOutput:
+    """Reported tracks of one frame (world frame). Arrays have one row per reported track.
+
+    Attributes:
+        ids: (K,) int64.
+        class_ids: (K,) int32.
+        boxes: (K, 7) float64 ``(x, y, z, dx, dy, dz, yaw)``.
+        velocities: (K, 3) [m/s].
+        covariance: (K, 6, 6) of (x, y, z, vx, vy, vz).
+        scores: (K,) track confidence (score of the last associated detection).
+        ages: (K,) int64 frames since birth.
+        rows: (K,) int64 rows of the reported tracks in the new TrackState.
+    """
+
+    ids: np.ndarray
+    class_ids: np.ndarray
+    boxes: np.ndarray
+    velocities: np.ndarray
+    covariance: np.ndarray
+    scores: np.ndarray
+    ages: np.ndarray
+    rows: np.ndarray
+
+
+def empty_state(config: TrackerConfig) -> TrackState:
+    """A state with no tracks."""
+    h = config.history
+    return TrackState(
+        ids=np.empty(0, np.int64),
+        class_ids=np.empty(0, np.int32),
+        slots=np.empty(0, np.int64),
+        mean=np.empty((0, kalman.STATE_DIM)),
+        cov=np.empty((0, kalman.STATE_DIM, kalman.STATE_DIM)),
+        hits=np.empty(0, np.int64),
+        misses=np.empty(0, np.int64),
+        age=np.empty(0, np.int64),
+        score=np.empty(0),
+        hist_xy=np.empty((0, h, 2)),
+        hist_yaw=np.empty((0, h)),
+        hist_valid=np.empty((0, h), bool),
+    )
+
+
+def step(
+    state: TrackState,
+    boxes: np.ndarray,
+    scores: np.ndarray,
+    class_ids: np.ndarray,
+    config: TrackerConfig,
+    dt: float = 0.1,
+    ego_xy: np.ndarray | None = None,
+    forecaster: Forecaster | None = None,
+) -> tuple[TrackState, TrackerOutput]:
+    """Advances the tracker by one frame.
+
+    Args:
+        state: tracks before this frame.
+        boxes: (M, 7) detections ``(x, y, z, dx, dy, dz, yaw)`` in the world frame [m]/[rad].
+        scores: (M,) detection scores, higher is better.
+        class_ids: (M,) ObjectClass ids.
+        config: tracker configuration.
+        dt: [s] time since the previous frame.
+        ego_xy: (2,) [m] ego position in the world (TCN feature); required with a TCN.
+        forecaster: motion TCN wrapper; required unless ``config.tcn_mode == "off"``.
+
+    Returns:
+        The new state and the tracks reported for this frame.
+    """
+    if config.tcn_mode != "off" and (forecaster is None or ego_xy is None):
+        raise ValueError(f"tcn_mode={config.tcn_mode!r} needs a forecaster and ego_xy")
+    params = [p for _, p in config.classes]
+    slot_of = {c: i for i, (c, _) in enumerate(config.classes)}
+    det_slots = np.array([slot_of.get(int(c), -1) for c in class_ids.tolist()], np.int64)
+
+    # 1. Predict.
+    mean, cov = _predict(state, params, dt)
+    assoc_boxes = kalman.meas_to_box(mean)  # (N, 7) boxes used for association
+    if config.tcn_mode != "off" and len(state):
+        use = state.hist_valid.sum(axis=1) >= config.tcn_min_history
+        if use.any():
+            assert forecaster is not None and ego_xy is not None
+            fc, _ = forecaster(
+                state.hist_xy[use],
+                state.hist_yaw[use],
+                assoc_boxes[use, 3:6],
+                motion_group(state.class_ids[use]),
+                state.hist_valid[use],
+                np.broadcast_to(ego_xy, (int(use.sum()), 2)),
+            )
+            assoc_boxes[use, :2] = fc[:, 0]
+            if config.tcn_mode == "predict":
+                mean[use, :2] = fc[:, 0]
+
+    # 2. Associate, class by class.
+    pairs: list[np.ndarray] = []
+    for slot, p in enumerate(params):
+        t_idx = np.flatnonzero(state.slots == slot)
+        d_idx = np.flatnonzero(det_slots == slot)
+        if len(t_idx) == 0 or len(d_idx) == 0:
+            continue
+        cost = association.cost_matrix(assoc_boxes[t_idx], boxes[d_idx], p.metric)
+        m, _, _ = association.match(cost, p.gate, p.matcher)
+        pairs.append(np.stack([t_idx[m[:, 0]], d_idx[m[:, 1]]], axis=1))
+    matched = np.concatenate(pairs) if pairs else np.empty((0, 2), np.int64)
+    mt, md = matched[:, 0], matched[:, 1]
+
+    # 3. Update matched tracks.
+    if len(mt):
+        noise = kalman.stack_noise([p.noise for p in params], state.slots[mt])
+        mean[mt], cov[mt] = kalman.update(mean[mt], cov[mt], boxes[md].astype(np.float64), noise)
+    hits = state.hits.copy()
+    misses = state.misses + 1
+    score = state.score.copy()
+    hits[mt] += 1
+    misses[mt] = 0
+    score[mt] = scores[md]
+    hist_xy = np.concatenate([state.hist_xy[:, 1:], mean[:, None, :2]], axis=1)
+    hist_yaw = np.concatenate([state.hist_yaw[:, 1:], mean[:, None, kalman.YAW]], axis=1)
+    hist_valid = np.concatenate([state.hist_valid[:, 1:], np.ones((len(state), 1), bool)], axis=1)
+
+    # Births from unmatched detections of tracked classes.
+    free = np.ones(len(boxes), bool)
+    free[md] = False
+    birth_thr = np.array([p.birth_score for p in params] + [np.inf])  # slot -1 -> never
+    born = np.flatnonzero(free & (det_slots >= 0) & (scores >= birth_thr[det_slots]))
+    b_mean, b_cov = _init(boxes[born], det_slots[born], params)
+    nb = len(born)
+    h = config.history
+    b_hist_xy = np.zeros((nb, h, 2))
+    b_hist_xy[:, -1] = boxes[born, :2]
+    b_hist_yaw = np.zeros((nb, h))
+    b_hist_yaw[:, -1] = boxes[born, 6]
+    b_valid = np.zeros((nb, h), bool)
+    b_valid[:, -1] = True
+
+    # Death.
+    max_age = np.array([p.max_age for p in params])
+    keep = misses < max_age[state.slots]
+    new = TrackState(
+        ids=np.concatenate([state.ids[keep], state.next_id + np.arange(nb, dtype=np.int64)]),
+        class_ids=np.concatenate([state.class_ids[keep], class_ids[born].astype(np.int32)]),
+        slots=np.concatenate([state.slots[keep], det_slots[born]]),
+        mean=np.concatenate([mean[keep], b_mean]),
+        cov=np.concatenate([cov[keep], b_cov]),
+        hits=np.concatenate([hits[keep], np.ones(nb, np.int64)]),
+        misses=np.concatenate([misses[keep], np.zeros(nb, np.int64)]),
+        age=np.concatenate([state.age[keep] + 1, np.zeros(nb, np.int64)]),
+        score=np.concatenate([score[keep], scores[born].astype(np.float64)]),
+        hist_xy=np.concatenate([hist_xy[keep], b_hist_xy]),
+        hist_yaw=np.concatenate([hist_yaw[keep], b_hist_yaw]),
+        hist_valid=np.concatenate([hist_valid[keep], b_valid]),
+        next_id=state.next_id + nb,
+        frame_count=state.frame_count + 1,
+    )
+    return new, report(new, config)
+
+
+def _predict(state: TrackState, params: list[ClassParams], dt: float) -> tuple[np.ndarray, np.ndarray]:
+    mean = state.mean.copy()
+    cov = state.cov.copy()
+    models = np.array([p.model for p in params])
+    for model in ("cv", "ctrv"):
+        rows = np.flatnonzero(models[state.slots] == model) if len(state) else np.empty(0, np.int64)
+        if len(rows):
+            noise = kalman.stack_noise([p.noise for p in params], state.slots[rows])
+            mean[rows], cov[rows] = kalman.predict(mean[rows], cov[rows], dt, noise, model)
+    return mean, cov
+
+
+def _init(boxes: np.ndarray, slots: np.ndarray, params: list[ClassParams]) -> tuple[np.ndarray, np.ndarray]:
+    mean = np.empty((len(boxes), kalman.STATE_DIM))
+    cov = np.empty((len(boxes), kalman.STATE_DIM, kalman.STATE_DIM))
+    models = np.array([p.model for p in params])
+    for model in ("cv", "ctrv"):
+        rows = np.flatnonzero(models[slots] == model) if len(slots) else np.empty(0, np.int64)
+        if len(rows):
+            noise = kalman.stack_noise([p.noise for p in params], slots[rows])
+            mean[rows], cov[rows] = kalman.init_state(boxes[rows].astype(np.float64), noise, model)
+    return mean, cov
+
+
+def report(state: TrackState, config: TrackerConfig) -> TrackerOutput:
+    """Selects and describes the tracks to report after a step (see module docstring)."""
+    min_hits = np.array([p.min_hits for _, p in config.classes])
+    max_age = np.array([p.max_age for _, p in config.classes])
+    slots = state.slots
+    alive = state.misses == 0
+    if config.report_coasting:
+        alive = state.misses < max_age[slots]
+    confirmed = (state.hits >= min_hits[slots]) | (state.frame_count <= min_hits[slots])
+    rows = np.flatnonzero(alive & confirmed)
+    mean, cov = state.mean[rows], state.cov[rows]
+    models = np.array([p.model for _, p in config.classes])[slots[rows]]
+    vel = np.empty((len(rows), 3))
+    cov6 = np.empty((len(rows), 6, 6))
+    for model in ("cv", "ctrv"):
+        sel = np.flatnonzero(models == model)
+        if len(sel):
+            vel[sel] = kalman.velocity_xyz(mean[sel], model)
+            cov6[sel] = _pos_vel_cov(mean[sel], cov[sel], model)
+    return TrackerOutput(
+        ids=state.ids[rows],
+        class_ids=state.class_ids[rows],
+        boxes=kalman.meas_to_box(mean),
+        velocities=vel,
+        covariance=cov6,
+        scores=state.score[rows],
+        ages=state.age[rows],
+        rows=rows,
+    )
+
+
+def _pos_vel_cov(mean: np.ndarray, cov: np.ndarray, model: str) -> np.ndarray:
+    """Covariance (N, 6, 6) of (x, y, z, vx, vy, vz) by linearising the velocity of the state."""
+    n = len(mean)
+    jac = np.zeros((n, 6, kalman.STATE_DIM))
+    jac[:, 0, 0] = jac[:, 1, 1] = jac[:, 2, 2] = 1.0
+    jac[:, 5, 9] = 1.0
+    if model == "cv":
+        jac[:, 3, 7] = jac[:, 4, 8] = 1.0
+    else:
+        th, v = mean[:, kalman.YAW], mean[:, 7]
+        jac[:, 3, 7], jac[:, 3, kalman.YAW] = np.cos(th), -v * np.sin(th)
+        jac[:, 4, 7], jac[:, 4, kalman.YAW] = np.sin(th), v * np.cos(th)
+    return jac @ cov @ np.swapaxes(jac, 1, 2)
