@@ -56,7 +56,7 @@ def match(cost: np.ndarray, gate: float, matcher: str) -> tuple[np.ndarray, np.n
     n, m = cost.shape
     if n == 0 or m == 0:
         return np.empty((0, 2), np.int64), np.arange(n), np.arange(m)
-    allowed = cost <= gate  # (N, M)
+    allowed = np.isfinite(cost) & (cost <= gate)  # (N, M)
     if matcher == "hungarian":
         rows, cols = linear_sum_assignment(np.where(allowed, cost, _BLOCKED))
         keep = allowed[rows, cols]

@@ -9,6 +9,7 @@ fully annotated are kept, so no target is interpolated.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 from dataclasses import dataclass
 
 import numpy as np
@@ -164,3 +165,31 @@ def make_windows(
             np.empty((0, horizon, 2)), np.empty(0, np.int64),
         )  # fmt: skip
     return Windows(**{k: np.stack(v) for k, v in parts.items()})
+
+
+# AB3DMOT's split of the 21 KITTI tracking training sequences (shared data: splits/).
+KITTI_TRAIN_SEQUENCES = ("0000", "0002", "0003", "0004", "0005", "0007", "0009", "0011", "0017", "0020")
+KITTI_VAL_SEQUENCES = ("0001", "0006", "0008", "0010", "0012", "0013", "0014", "0015", "0016", "0018", "0019")
+
+
+def kitti_tracks(kitti_root: Path, sequences: tuple[str, ...]) -> list[Track]:
+    """World-frame ground-truth tracks of KITTI tracking sequences (labels + oxts poses).
+
+    Args:
+        kitti_root: folder with ``label_02/``, ``calib/``, ``oxts/``.
+        sequences: four-digit sequence names.
+
+    Returns:
+        Tracks of all sequences, in sequence order.
+    """
+    from drivestack.datasets.kitti.tracking_log import KittiTrackingLog
+
+    tracks: list[Track] = []
+    for seq in sequences:
+        log = KittiTrackingLog(kitti_root, seq)
+        missing = {"annotations", "ego"} - set(log.streams())
+        if missing:
+            raise FileNotFoundError(f"{kitti_root}: sequence {seq} lacks {sorted(missing)} (label_02/, oxts/)")
+        frames = ((f.index, f.load("annotations"), f.load("ego")) for f in log)
+        tracks.extend(tracks_from_annotations(log.name, frames))  # type: ignore[arg-type]
+    return tracks

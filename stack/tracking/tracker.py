@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from drivestack.eval.box_iou import giou_3d_pairs
 from drivestack.msgs import ObjectClass
 from drivestack.tracking import association, kalman
 from drivestack.tracking.motion_features import motion_group
@@ -103,6 +104,8 @@ class TrackerConfig:
     tcn_mode: str = "off"
     tcn_min_history: int = 3  # [frames]
     report_coasting: bool = True
+    giou_reach: float = 3.0  # [m]
+    tables: _Tables = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         ids = [c for c, _ in self.classes]
@@ -110,6 +113,57 @@ class TrackerConfig:
             raise ValueError(f"TrackerConfig.classes: duplicate class ids {ids}")
         if self.tcn_mode not in TCN_MODES:
             raise ValueError(f"TrackerConfig.tcn_mode must be one of {TCN_MODES}, got {self.tcn_mode!r}")
+        for c, p in self.classes:
+            if p.metric not in association.METRICS or p.matcher not in association.MATCHERS:
+                raise ValueError(f"TrackerConfig.classes[{ObjectClass(c).name}]: bad metric/matcher {p}")
+            if p.model not in ("cv", "ctrv"):
+                raise ValueError(f"TrackerConfig.classes[{ObjectClass(c).name}]: bad model {p.model!r}")
+        # Per-class parameters as arrays indexed by class slot, built once (the step is hot).
+        object.__setattr__(self, "tables", _Tables.build(self))
+
+
+@dataclass(frozen=True)
+class _Tables:
+    """Per-slot parameter arrays of a TrackerConfig (slot = index into ``classes``)."""
+
+    slot_of_class: np.ndarray  # (max class id + 2,) int64, -1 for untracked classes
+    min_hits: np.ndarray  # (S,)
+    max_age: np.ndarray  # (S,)
+    birth_score: np.ndarray  # (S + 1,) the extra entry (slot -1) is +inf
+    gate: np.ndarray  # (S,)
+    giou: np.ndarray  # (S,) bool: metric is GIoU
+    greedy: np.ndarray  # (S,) bool: matcher is greedy
+    models: tuple[str, ...]  # models in use
+    model_of_slot: np.ndarray  # (S,) str
+    noises: tuple[kalman.NoiseConfig, ...]
+    noise_arrays: dict[str, np.ndarray]  # NoiseConfig field -> (S,) values
+
+    def noise(self, slots: np.ndarray) -> kalman.NoiseConfig:
+        """Per-track noise (array fields) of tracks in ``slots`` (K,)."""
+        return kalman.NoiseConfig(**{f: a[slots] for f, a in self.noise_arrays.items()})
+
+    @staticmethod
+    def build(config: TrackerConfig) -> _Tables:
+        params = [p for _, p in config.classes]
+        lookup = np.full(max(int(c) for c in ObjectClass) + 2, -1, np.int64)
+        for slot, (c, _) in enumerate(config.classes):
+            lookup[c] = slot
+        return _Tables(
+            slot_of_class=lookup,
+            min_hits=np.array([p.min_hits for p in params]),
+            max_age=np.array([p.max_age for p in params]),
+            birth_score=np.array([p.birth_score for p in params] + [np.inf]),
+            gate=np.array([p.gate for p in params], float),
+            giou=np.array([p.metric == "giou" for p in params]),
+            greedy=np.array([p.matcher == "greedy" for p in params]),
+            models=tuple(sorted({p.model for p in params})),
+            model_of_slot=np.array([p.model for p in params]),
+            noises=tuple(p.noise for p in params),
+            noise_arrays={
+                f: np.array([getattr(p.noise, f) for p in params], float)
+                for f in kalman.NoiseConfig.__dataclass_fields__
+            },
+        )
 
 
 @dataclass(frozen=True)
@@ -223,12 +277,13 @@ def step(
     """
     if config.tcn_mode != "off" and (forecaster is None or ego_xy is None):
         raise ValueError(f"tcn_mode={config.tcn_mode!r} needs a forecaster and ego_xy")
-    params = [p for _, p in config.classes]
-    slot_of = {c: i for i, (c, _) in enumerate(config.classes)}
-    det_slots = np.array([slot_of.get(int(c), -1) for c in class_ids.tolist()], np.int64)
+    tb = config.tables
+    if len(class_ids) and (class_ids.min() < 0 or class_ids.max() >= len(tb.slot_of_class)):
+        raise ValueError(f"class ids must be ObjectClass values, got {np.unique(class_ids)}")
+    det_slots = tb.slot_of_class[class_ids]  # (M,) -1 where untracked
 
     # 1. Predict.
-    mean, cov = _predict(state, params, dt)
+    mean, cov = _predict(state, tb, dt)
     assoc_boxes = kalman.meas_to_box(mean)  # (N, 7) boxes used for association
     if config.tcn_mode != "off" and len(state):
         use = state.hist_valid.sum(axis=1) >= config.tcn_min_history
@@ -246,22 +301,12 @@ def step(
             if config.tcn_mode == "predict":
                 mean[use, :2] = fc[:, 0]
 
-    # 2. Associate, class by class.
-    pairs: list[np.ndarray] = []
-    for slot, p in enumerate(params):
-        t_idx = np.flatnonzero(state.slots == slot)
-        d_idx = np.flatnonzero(det_slots == slot)
-        if len(t_idx) == 0 or len(d_idx) == 0:
-            continue
-        cost = association.cost_matrix(assoc_boxes[t_idx], boxes[d_idx], p.metric)
-        m, _, _ = association.match(cost, p.gate, p.matcher)
-        pairs.append(np.stack([t_idx[m[:, 0]], d_idx[m[:, 1]]], axis=1))
-    matched = np.concatenate(pairs) if pairs else np.empty((0, 2), np.int64)
-    mt, md = matched[:, 0], matched[:, 1]
+    # 2. Associate (all classes in one cost matrix; other-class pairs are never allowed).
+    mt, md = _associate(state.slots, assoc_boxes, det_slots, boxes, tb, config.giou_reach)
 
     # 3. Update matched tracks.
     if len(mt):
-        noise = kalman.stack_noise([p.noise for p in params], state.slots[mt])
+        noise = tb.noise(state.slots[mt])
         mean[mt], cov[mt] = kalman.update(mean[mt], cov[mt], boxes[md].astype(np.float64), noise)
     hits = state.hits.copy()
     misses = state.misses + 1
@@ -276,9 +321,8 @@ def step(
     # Births from unmatched detections of tracked classes.
     free = np.ones(len(boxes), bool)
     free[md] = False
-    birth_thr = np.array([p.birth_score for p in params] + [np.inf])  # slot -1 -> never
-    born = np.flatnonzero(free & (det_slots >= 0) & (scores >= birth_thr[det_slots]))
-    b_mean, b_cov = _init(boxes[born], det_slots[born], params)
+    born = np.flatnonzero(free & (scores >= tb.birth_score[det_slots]))  # slot -1 -> +inf
+    b_mean, b_cov = _init(boxes[born], det_slots[born], tb)
     nb = len(born)
     h = config.history
     b_hist_xy = np.zeros((nb, h, 2))
@@ -289,8 +333,7 @@ def step(
     b_valid[:, -1] = True
 
     # Death.
-    max_age = np.array([p.max_age for p in params])
-    keep = misses < max_age[state.slots]
+    keep = misses < tb.max_age[state.slots]
     new = TrackState(
         ids=np.concatenate([state.ids[keep], state.next_id + np.arange(nb, dtype=np.int64)]),
         class_ids=np.concatenate([state.class_ids[keep], class_ids[born].astype(np.int32)]),
@@ -310,45 +353,96 @@ def step(
     return new, report(new, config)
 
 
-def _predict(state: TrackState, params: list[ClassParams], dt: float) -> tuple[np.ndarray, np.ndarray]:
-    mean = state.mean.copy()
-    cov = state.cov.copy()
-    models = np.array([p.model for p in params])
-    for model in ("cv", "ctrv"):
-        rows = np.flatnonzero(models[state.slots] == model) if len(state) else np.empty(0, np.int64)
+def _predict(state: TrackState, tb: _Tables, dt: float) -> tuple[np.ndarray, np.ndarray]:
+    if len(state) == 0:
+        return state.mean.copy(), state.cov.copy()
+    if len(tb.models) == 1:
+        noise = tb.noise(state.slots)
+        return kalman.predict(state.mean, state.cov, dt, noise, tb.models[0])
+    mean, cov = state.mean.copy(), state.cov.copy()
+    for model in tb.models:
+        rows = np.flatnonzero(tb.model_of_slot[state.slots] == model)
         if len(rows):
-            noise = kalman.stack_noise([p.noise for p in params], state.slots[rows])
+            noise = tb.noise(state.slots[rows])
             mean[rows], cov[rows] = kalman.predict(mean[rows], cov[rows], dt, noise, model)
     return mean, cov
 
 
-def _init(boxes: np.ndarray, slots: np.ndarray, params: list[ClassParams]) -> tuple[np.ndarray, np.ndarray]:
+def _init(boxes: np.ndarray, slots: np.ndarray, tb: _Tables) -> tuple[np.ndarray, np.ndarray]:
+    boxes = boxes.astype(np.float64)
+    if len(tb.models) == 1:
+        return kalman.init_state(boxes, tb.noise(slots), tb.models[0])
     mean = np.empty((len(boxes), kalman.STATE_DIM))
     cov = np.empty((len(boxes), kalman.STATE_DIM, kalman.STATE_DIM))
-    models = np.array([p.model for p in params])
-    for model in ("cv", "ctrv"):
-        rows = np.flatnonzero(models[slots] == model) if len(slots) else np.empty(0, np.int64)
+    for model in tb.models:
+        rows = np.flatnonzero(tb.model_of_slot[slots] == model)
         if len(rows):
-            noise = kalman.stack_noise([p.noise for p in params], slots[rows])
-            mean[rows], cov[rows] = kalman.init_state(boxes[rows].astype(np.float64), noise, model)
+            noise = tb.noise(slots[rows])
+            mean[rows], cov[rows] = kalman.init_state(boxes[rows], noise, model)
     return mean, cov
+
+
+def _associate(
+    t_slots: np.ndarray,
+    t_boxes: np.ndarray,
+    d_slots: np.ndarray,
+    d_boxes: np.ndarray,
+    tb: _Tables,
+    giou_reach: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Matched (track rows, detection rows) over all classes at once.
+
+    Centre distances are computed for every pair; GIoU only for same-class pairs of GIoU
+    classes whose BEV circumcircles come within ``giou_reach`` [m] of each other. Pairs farther
+    apart have GIoU near -1 (the convex hull dwarfs the union) and count as gated.
+    """
+    n, m = len(t_slots), len(d_slots)
+    if n == 0 or m == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    same = t_slots[:, None] == d_slots[None, :]  # (N, M)
+    cost = association.cost_matrix(t_boxes, d_boxes, "dist")  # (N, M) [m]
+    giou_rows = tb.giou[t_slots]  # (N,)
+    if giou_rows.any():
+        radius_t = 0.5 * np.hypot(t_boxes[:, 3], t_boxes[:, 4])
+        radius_d = 0.5 * np.hypot(d_boxes[:, 3], d_boxes[:, 4])
+        bev = np.hypot(*(t_boxes[:, None, :2] - d_boxes[None, :, :2]).transpose(2, 0, 1))
+        near = bev <= radius_t[:, None] + radius_d[None, :] + giou_reach  # (N, M)
+        want = same & giou_rows[:, None]
+        r, c = np.nonzero(want & near)
+        cost[giou_rows] = np.inf
+        if len(r):
+            cost[r, c] = 1.0 - giou_3d_pairs(t_boxes[r], d_boxes[c].astype(np.float64))
+    cost = np.where(same, cost, np.inf)
+    gate = tb.gate[t_slots][:, None]  # (N, 1)
+    rows_out: list[np.ndarray] = []
+    cols_out: list[np.ndarray] = []
+    for greedy in (False, True):
+        rows = np.flatnonzero(tb.greedy[t_slots] == greedy)
+        cols = np.flatnonzero((d_slots >= 0) & (tb.greedy[np.maximum(d_slots, 0)] == greedy))
+        if len(rows) == 0 or len(cols) == 0:
+            continue
+        sub = np.where(cost[np.ix_(rows, cols)] <= gate[rows], cost[np.ix_(rows, cols)], np.inf)
+        pairs, _, _ = association.match(sub, np.inf, "greedy" if greedy else "hungarian")
+        rows_out.append(rows[pairs[:, 0]])
+        cols_out.append(cols[pairs[:, 1]])
+    if not rows_out:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    return np.concatenate(rows_out), np.concatenate(cols_out)
 
 
 def report(state: TrackState, config: TrackerConfig) -> TrackerOutput:
     """Selects and describes the tracks to report after a step (see module docstring)."""
-    min_hits = np.array([p.min_hits for _, p in config.classes])
-    max_age = np.array([p.max_age for _, p in config.classes])
+    tb = config.tables
     slots = state.slots
-    alive = state.misses == 0
-    if config.report_coasting:
-        alive = state.misses < max_age[slots]
-    confirmed = (state.hits >= min_hits[slots]) | (state.frame_count <= min_hits[slots])
+    alive = state.misses < tb.max_age[slots] if config.report_coasting else state.misses == 0
+    min_hits = tb.min_hits[slots]
+    confirmed = (state.hits >= min_hits) | (state.frame_count <= min_hits)
     rows = np.flatnonzero(alive & confirmed)
     mean, cov = state.mean[rows], state.cov[rows]
-    models = np.array([p.model for _, p in config.classes])[slots[rows]]
+    models = tb.model_of_slot[slots[rows]]
     vel = np.empty((len(rows), 3))
     cov6 = np.empty((len(rows), 6, 6))
-    for model in ("cv", "ctrv"):
+    for model in tb.models:
         sel = np.flatnonzero(models == model)
         if len(sel):
             vel[sel] = kalman.velocity_xyz(mean[sel], model)

@@ -37,6 +37,8 @@ class TrainConfig:
         pos_noise: [m] 1-sigma noise added to history positions.
         seed: seeds numpy and torch.
         device: torch device.
+        threads: CPU threads for torch; 1 is fastest for this small network on a shared
+            2-core machine (more threads mostly wait on each other).
     """
 
     epochs: int = 30
@@ -46,6 +48,7 @@ class TrainConfig:
     pos_noise: float = 0.05  # [m]
     seed: int = 0
     device: str = "cpu"
+    threads: int = 1
 
 
 @dataclass(frozen=True)
@@ -115,6 +118,7 @@ def train(
     """
     if len(train_w) == 0:
         raise ValueError("no training windows: check the data root and the training sequences")
+    torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     device = torch.device(cfg.device)
@@ -141,7 +145,7 @@ def train(
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
             opt.step()
             sched.step()
-            run += float(loss) * len(idx)
+            run += float(loss.detach()) * len(idx)
             seen += len(idx)
         val = evaluate(model, va, device) if len(va.feats) else {"nll": math.nan, "ade": math.nan, "fde": math.nan}
         rec = {
