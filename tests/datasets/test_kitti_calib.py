@@ -6,6 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from drivestack.datasets.convention import project_to_image, transform_points
 from drivestack.datasets.errors import DataError
 from drivestack.datasets.kitti.calib import (
@@ -14,8 +17,6 @@ from drivestack.datasets.kitti.calib import (
     parse_calib_text,
     read_calib,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 P2 = "7.2e+02 0 6.1e+02 4.48e+01 0 7.2e+02 1.7e+02 2.16e-01 0 0 1 2.7e-03"
 P_PLAIN = "7.2e+02 0 6.1e+02 0 0 7.2e+02 1.7e+02 0 0 0 1 0"
@@ -63,7 +64,9 @@ def test_camera_message_projects_like_kitti_p2_r0_tr(tmp_path: Path):
 
 def test_velo_camrect_transforms_are_inverse():
     calib = calib_from_values(parse_calib_text(object_style()))
-    np.testing.assert_allclose(calib.T_velo_from_camrect @ calib.T_camrect_from_velo, np.eye(4), atol=1e-12)
+    np.testing.assert_allclose(
+        calib.T_velo_from_camrect @ calib.T_camrect_from_velo, np.eye(4), atol=1e-12
+    )
 
 
 @pytest.mark.parametrize("drop", ["P2:", "R0_rect:", "Tr_velo_to_cam:", "Tr_imu_to_velo:"])
