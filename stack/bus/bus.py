@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -77,7 +78,7 @@ class Subscription:
 class LockedSubscription(Subscription):
     """A :class:`Subscription` whose publisher and subscriber run on different threads."""
 
-    def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.lock = threading.Lock()
 
@@ -219,7 +220,8 @@ class Bus:
         for name in sorted(self.topics):
             t = self.topics[name]
             lat = np.concatenate(
-                [np.asarray(s.latencies, dtype=np.int64) for s in t.subscriptions] or [np.zeros(0)]
+                [np.asarray(s.latencies, dtype=np.int64) for s in t.subscriptions]
+                or [np.zeros(0, np.int64)]
             )
             span = (t.last_ns - t.first_ns) if t.first_ns is not None else 0
             rate = (t.count - 1) * 1e9 / span if span > 0 else 0.0

@@ -134,6 +134,9 @@ class _Wired:
         self.period_ns = spec.period_ns
         self.deadline_ns = spec.deadline_ns
         self.validate = validate
+        self.sub_items: tuple[tuple[str, Subscription], ...] = ()
+        self.new: dict[str, Sequence[Message]] = {}
+        self.inputs = Inputs(self.new, self.last)
 
 
 class Executor(ABC):

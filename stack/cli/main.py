@@ -18,6 +18,7 @@ CLI_MODULES: tuple[str, ...] = (
     "drivestack.record.cli",
     "drivestack.bus.bench",
     "drivestack.eval.cli",
+    "drivestack.datasets.cli",
 )
 
 

@@ -75,10 +75,10 @@ class Message:
         if specs is None:
             specs = {
                 f.name: f.metadata["array"]
-                for f in dataclasses.fields(cls)  # type: ignore[arg-type]
+                for f in dataclasses.fields(cls)
                 if "array" in f.metadata
             }
-            cls._specs_cache = specs  # type: ignore[attr-defined]
+            setattr(cls, "_specs_cache", specs)  # noqa: B010 - a per-class cache, set once
         return specs
 
     def validate(self) -> None:
