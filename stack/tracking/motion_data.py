@@ -9,8 +9,8 @@ fully annotated are kept, so no target is interpolated.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -154,17 +154,20 @@ def make_windows(
             parts["yaw"].append(tr.yaw[idx])
             parts["valid"].append(valid)
             parts["size"].append(tr.size[r])
-            parts["groups"].append(motion_group(np.array([tr.class_id]))[0])
+            parts["groups"].append(motion_group(np.array([tr.class_id])))
             parts["ego_xy"].append(tr.ego_xy[r])
             parts["future"].append(tr.xy[np.array(fut)])
-            parts["track"].append(np.int64(ti))
+            parts["track"].append(np.array([ti], np.int64))
     if not parts["xy"]:
         return Windows(
             np.empty((0, history, 2)), np.empty((0, history)), np.empty((0, history), bool),
             np.empty((0, 3)), np.empty(0, np.int64), np.empty((0, 2)),
             np.empty((0, horizon, 2)), np.empty(0, np.int64),
         )  # fmt: skip
-    return Windows(**{k: np.stack(v) for k, v in parts.items()})
+    stacked = {k: np.stack(v) for k, v in parts.items()}
+    stacked["groups"] = stacked["groups"].reshape(-1)  # (B,) from (B, 1)
+    stacked["track"] = stacked["track"].reshape(-1)
+    return Windows(**stacked)
 
 
 # AB3DMOT's split of the 21 KITTI tracking training sequences (shared data: splits/).
@@ -191,5 +194,5 @@ def kitti_tracks(kitti_root: Path, sequences: tuple[str, ...]) -> list[Track]:
         if missing:
             raise FileNotFoundError(f"{kitti_root}: sequence {seq} lacks {sorted(missing)} (label_02/, oxts/)")
         frames = ((f.index, f.load("annotations"), f.load("ego")) for f in log)
-        tracks.extend(tracks_from_annotations(log.name, frames))  # type: ignore[arg-type]
+        tracks.extend(tracks_from_annotations(log.name, frames))
     return tracks

@@ -20,7 +20,14 @@ from drivestack.msgs import Detections3D, EgoState, ObjectForecasts, TrackedObje
 from drivestack.tracking.forecaster import DEFAULT_CHECKPOINT, MotionForecaster
 from drivestack.tracking.motion_data import to_world
 from drivestack.tracking.motion_features import motion_group
-from drivestack.tracking.tracker import TCN_MODES, TrackerConfig, TrackerOutput, TrackState, empty_state, step
+from drivestack.tracking.tracker import (
+    TCN_MODES,
+    TrackerConfig,
+    TrackerOutput,
+    TrackState,
+    empty_state,
+    step,
+)
 
 NS_PER_S = 1_000_000_000
 

@@ -46,6 +46,12 @@ class TCNConfig:
             ``1 + 2 * (kernel_size - 1) * sum(dilations)`` should cover ``history``.
         dropout: dropout probability inside the blocks during training.
         min_log_std: lower bound on the predicted log standard deviation [log m].
+        ls_base: add the network's output to a constant-velocity extrapolation whose velocity
+            is the least-squares slope of the valid history positions, so the network learns
+            a correction to a smoothed constant-velocity forecast instead of the whole motion.
+        pos_channels: feature channels holding the history x, y (scaled by ``pos_scale``).
+        valid_channel: feature channel flagging observed history steps.
+        pos_scale: [m] per unit of the position channels.
     """
 
     in_features: int = 12
@@ -57,6 +63,10 @@ class TCNConfig:
     dilations: tuple[int, ...] = (1, 2, 4)
     dropout: float = 0.05
     min_log_std: float = -4.0  # [log m]
+    ls_base: bool = True
+    pos_channels: tuple[int, int] = (0, 1)
+    valid_channel: int = 10
+    pos_scale: float = 10.0  # [m]
 
     @property
     def horizons_s(self) -> list[float]:
@@ -126,8 +136,35 @@ class MotionTCN(nn.Module):
         h = self.blocks(history.transpose(1, 2))  # (B, C, T)
         out = self.head(h[:, :, -1]).view(b, self.config.horizon, 4)  # (B, H, 4)
         mean = out[..., :2]
+        if self.config.ls_base:
+            mean = mean + self.ls_forecast(history)
         log_std = self.config.min_log_std + nn.functional.softplus(out[..., 2:] - self.config.min_log_std)
         return mean, log_std
+
+    def ls_forecast(self, history: torch.Tensor) -> torch.Tensor:
+        """Constant-velocity forecast with the least-squares velocity of the valid history.
+
+        Args:
+            history: (B, H, F) features.
+
+        Returns:
+            (B, horizon, 2) [m] offsets from the last position (heading frame); zero motion
+            where fewer than two steps are valid.
+        """
+        cfg = self.config
+        pos = history[..., list(cfg.pos_channels)] * cfg.pos_scale  # (B, H, 2) [m]
+        w = history[..., cfg.valid_channel]  # (B, H)
+        steps = history.shape[1]
+        t = torch.arange(steps, dtype=history.dtype, device=history.device) - (steps - 1)  # (H,)
+        n = w.sum(1, keepdim=True).clamp(min=1.0)  # (B, 1)
+        t_bar = (w * t).sum(1, keepdim=True) / n  # (B, 1)
+        p_bar = (w[..., None] * pos).sum(1) / n  # (B, 2)
+        dt = (t - t_bar) * w  # (B, H)
+        den = (dt * (t - t_bar)).sum(1)  # (B,)
+        num = (dt[..., None] * (pos - p_bar[:, None])).sum(1)  # (B, 2)
+        vel = num / den.clamp(min=1e-6)[:, None]  # (B, 2) [m/step]
+        k = torch.arange(1, cfg.horizon + 1, dtype=history.dtype, device=history.device)  # (T,)
+        return vel[:, None, :] * k[None, :, None]  # (B, T, 2)
 
 
 def gaussian_nll(mean: torch.Tensor, log_std: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -202,6 +239,7 @@ def load_checkpoint(
     if unknown:
         raise CheckpointError(f"{path}: config has unknown fields {unknown}")
     raw["dilations"] = tuple(raw["dilations"])
+    raw["pos_channels"] = tuple(raw["pos_channels"])
     config = TCNConfig(**raw)
     if expected is not None and expected != config:
         diffs = [
