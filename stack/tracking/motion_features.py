@@ -125,7 +125,8 @@ def to_world(
         deviations of the rotated Gaussian).
     """
     pos = rotate(mean, heading) + origin[:, None, :]
-    var = np.exp(2.0 * log_std)  # (B, T, 2)
+    # Cap at e^6 m: an object the network knows nothing about; avoids overflow to inf.
+    var = np.exp(2.0 * np.minimum(log_std, 6.0))  # (B, T, 2)
     c2 = (np.cos(heading) ** 2)[:, None]
     s2 = (np.sin(heading) ** 2)[:, None]
     std = np.sqrt(np.stack([c2 * var[..., 0] + s2 * var[..., 1], s2 * var[..., 0] + c2 * var[..., 1]], -1))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from drivestack.bus.executor import RunStopped
 from drivestack.bus.harness import run_node
 from drivestack.msgs import Detections3D, EgoState, ObjectClass, ObjectForecasts, TrackedObjects
 from drivestack.tracking.forecaster import DEFAULT_CHECKPOINT, MotionForecaster
@@ -54,9 +53,11 @@ def test_tracker_node_publishes_world_tracks_and_forecasts(mode: str) -> None:
 
 def test_tracker_node_refuses_detections_before_any_ego_state() -> None:
     node = TrackerNode(TrackerNodeConfig(forecasts=False))
-    feed = [kv for kv in _feed(2) if kv[0] == "detections"]
-    with pytest.raises(RunStopped, match="before any EgoState"):
-        run_node(node, feed, on_error="stop")
+    feed = _feed(2)
+    feed = [feed[1], feed[2]]  # detections at t=0, the first EgoState only at t=0.1 s
+    res = run_node(node, feed, on_error="stop")
+    assert res.summary.stopped is not None and "before any EgoState" in res.summary.stopped
+    assert res.of("tracks") == []
 
 
 def test_shipped_checkpoint_is_small_and_loads() -> None:
