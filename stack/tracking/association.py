@@ -1,7 +1,8 @@
 """Data association: cost matrices between tracks and detections, and gated matching.
 
-Costs are "lower is better": ``1 - GIoU`` (3D generalised IoU, in [0, 2]) or the Euclidean
-distance of box centres [m]. A gate rejects pairs whose cost exceeds a class-specific
+Costs are "lower is better": ``1 - GIoU`` (3D generalised IoU, in [0, 2]), the Euclidean
+distance of box centres [m], or the Mahalanobis distance of the BEV centres under the track's
+innovation covariance (Chiu et al. 2020, "Probabilistic 3D Multi-Object Tracking"; [sigma]). A gate rejects pairs whose cost exceeds a class-specific
 threshold, before matching (so a gated pair can never block a valid one) and after it.
 Matching is optimal (Hungarian, ``scipy.optimize.linear_sum_assignment``) or greedy by
 increasing cost (as AB3DMOT uses for pedestrians, where crowds make the optimal assignment
@@ -19,7 +20,7 @@ from drivestack.eval.box_iou import giou_3d
 _BLOCKED = 1e6
 
 MATCHERS = ("hungarian", "greedy")
-METRICS = ("giou", "dist")
+METRICS = ("giou", "dist", "mahalanobis")
 
 
 def cost_matrix(tracks: np.ndarray, dets: np.ndarray, metric: str) -> np.ndarray:
@@ -40,6 +41,25 @@ def cost_matrix(tracks: np.ndarray, dets: np.ndarray, metric: str) -> np.ndarray
     if metric == "dist":
         return np.linalg.norm(tracks[:, None, :3] - dets[None, :, :3], axis=2)
     raise ValueError(f"association metric must be one of {METRICS}, got {metric!r}")
+
+
+def mahalanobis_xy(tracks_xy: np.ndarray, innov_xy: np.ndarray, dets_xy: np.ndarray) -> np.ndarray:
+    """Mahalanobis distance of detection centres from predicted track centres (BEV).
+
+    Args:
+        tracks_xy: (N, 2) [m] predicted centres.
+        innov_xy: (N, 2, 2) [m^2] innovation covariance of the centre, ``H P H^T + R``.
+        dets_xy: (M, 2) [m] detected centres.
+
+    Returns:
+        (N, M) distances [sigma].
+    """
+    d = dets_xy[None, :, :] - tracks_xy[:, None, :]  # (N, M, 2)
+    a, b, c = innov_xy[:, 0, 0], innov_xy[:, 0, 1], innov_xy[:, 1, 1]  # (N,)
+    det = a * c - b * b  # (N,) > 0 for a covariance
+    # d^T S^-1 d with the closed-form 2 x 2 inverse.
+    q = (c[:, None] * d[..., 0] ** 2 - 2 * b[:, None] * d[..., 0] * d[..., 1] + a[:, None] * d[..., 1] ** 2)
+    return np.sqrt(np.maximum(q / det[:, None], 0.0))
 
 
 def match(cost: np.ndarray, gate: float, matcher: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

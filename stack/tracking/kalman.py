@@ -257,8 +257,21 @@ def align_yaw(meas_yaw: np.ndarray, state_yaw: np.ndarray) -> np.ndarray:
     return state_yaw + res
 
 
+def cv_transition(dt: float) -> np.ndarray:
+    """The constant-velocity transition matrix F (10, 10) for a step of ``dt`` [s]."""
+    f = np.eye(STATE_DIM)
+    f[0, 7] = f[1, 8] = f[2, 9] = dt
+    return f
+
+
+def process_noise(dt: float, noise: NoiseConfig, model: str, mean: np.ndarray) -> np.ndarray:
+    """Process noise Q (N, 10, 10) of a step of ``dt`` [s] for states ``mean`` (N, 10)."""
+    _check_model(model)
+    return _process_noise(np.full(len(mean), float(dt)), noise, model, mean)
+
+
 def update(
-    mean: np.ndarray, cov: np.ndarray, boxes: np.ndarray, noise: NoiseConfig
+    mean: np.ndarray, cov: np.ndarray, boxes: np.ndarray, noise: NoiseConfig | np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Corrects N states with one box each (linear, both models).
 
@@ -266,7 +279,8 @@ def update(
         mean: (N, 10) predicted states.
         cov: (N, 10, 10) predicted covariances.
         boxes: (N, 7) matched boxes ``(x, y, z, dx, dy, dz, yaw)``.
-        noise: measurement noise (scalar fields, or (N,) arrays).
+        noise: measurement noise (scalar fields, or (N,) arrays), or R itself, (7, 7) or
+            (N, 7, 7).
 
     Returns:
         Posterior mean (N, 10) and cov (N, 10, 10).
@@ -275,7 +289,8 @@ def update(
     z[:, YAW] = align_yaw(z[:, YAW], mean[:, YAW])
     resid = z - mean[:, :MEAS_DIM]  # (N, 7)
     p_ht = cov[:, :, :MEAS_DIM]  # (N, 10, 7) = P H^T
-    s = cov[:, :MEAS_DIM, :MEAS_DIM] + measurement_noise(noise)  # (N, 7, 7)
+    r = noise if isinstance(noise, np.ndarray) else measurement_noise(noise)
+    s = cov[:, :MEAS_DIM, :MEAS_DIM] + r  # (N, 7, 7)
     gain = np.swapaxes(np.linalg.solve(s, np.swapaxes(p_ht, 1, 2)), 1, 2)  # (N, 10, 7)
     new_mean = mean + np.einsum("nij,nj->ni", gain, resid)
     new_mean[:, YAW] = wrap_angle(new_mean[:, YAW])

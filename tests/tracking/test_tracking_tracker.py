@@ -167,3 +167,20 @@ def test_stack_tracker_and_ab3dmot_baseline_agree_on_a_clean_scene() -> None:
             j = int(np.argmin(np.linalg.norm(b_boxes[:, :2] - box[:2], axis=1)))
             pairs.add((int(tid), int(ids[j])))
     assert len(pairs) == 3
+
+
+def test_tracker_cv_fast_path_equals_kalman_predict_and_update() -> None:
+    from drivestack.tracking import kalman
+    from drivestack.tracking.tracker import _predict
+
+    rng = np.random.default_rng(5)
+    cfg = TrackerConfig()
+    state = empty_state(cfg)
+    for boxes, scores, cls in _scene(8, rng):
+        state, _ = step(state, boxes, scores, cls, cfg)
+    mean, cov = _predict(state, cfg.tables, 0.1)
+    for i, slot in enumerate(state.slots):
+        p = cfg.classes[slot][1]
+        m1, c1 = kalman.predict(state.mean[i : i + 1], state.cov[i : i + 1], 0.1, p.noise, p.model)
+        np.testing.assert_allclose(mean[i], m1[0], atol=1e-12)
+        np.testing.assert_allclose(cov[i], c1[0], atol=1e-12)
