@@ -20,6 +20,7 @@ CLI_MODULES: tuple[str, ...] = (
     "drivestack.eval.cli",
     "drivestack.datasets.cli",
     "drivestack.planning.cli",
+    "drivestack.tracking.cli",
 )
 
 
