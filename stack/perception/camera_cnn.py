@@ -18,12 +18,17 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 import torch
-
 from drivestack.msgs import Detections2D, Image, ObjectClass
 from drivestack.perception.nanodet import MEAN_BGR, STD_BGR, STRIDES, NanoDet, decode_level
 
 COCO_PERSON, COCO_BICYCLE, COCO_CAR, COCO_MOTORCYCLE, COCO_BUS, COCO_TRAIN, COCO_TRUCK = (
-    0, 1, 2, 3, 5, 6, 7,
+    0,
+    1,
+    2,
+    3,
+    5,
+    6,
+    7,
 )
 # Direct COCO -> stack mapping; bicycle/motorcycle go through rider association instead.
 COCO_TO_STACK: dict[int, ObjectClass] = {
@@ -87,8 +92,9 @@ def make_tiles(image_bgr: np.ndarray, cfg: CameraCnnConfig) -> tuple[np.ndarray,
     for y0 in tile_origins(h, side, cfg.min_overlap):
         for x0 in tile_origins(w, side, cfg.min_overlap):
             crop = image_bgr[y0 : y0 + side, x0 : x0 + side]
-            tiles.append(cv2.resize(crop, (cfg.input_size, cfg.input_size),
-                                    interpolation=cv2.INTER_LINEAR))
+            tiles.append(
+                cv2.resize(crop, (cfg.input_size, cfg.input_size), interpolation=cv2.INTER_LINEAR)
+            )
             windows.append((x0, y0, x0 + side, y0 + side))
     return np.stack(tiles), np.asarray(windows, dtype=np.float32)
 
@@ -147,8 +153,13 @@ def decode_tiles(
 
 
 def join_seams(
-    boxes: torch.Tensor, scores: torch.Tensor, labels: torch.Tensor, tiles: torch.Tensor,
-    windows: np.ndarray, image_wh: tuple[int, int], cfg: CameraCnnConfig,
+    boxes: torch.Tensor,
+    scores: torch.Tensor,
+    labels: torch.Tensor,
+    tiles: torch.Tensor,
+    windows: np.ndarray,
+    image_wh: tuple[int, int],
+    cfg: CameraCnnConfig,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Joins same-class boxes cut by an interior tile edge with their neighbour-tile part.
 
@@ -171,13 +182,20 @@ def join_seams(
         inter = (rb - lt).clamp(min=0)  # (K, 2)
         short_h = torch.minimum(boxes[i, 3] - boxes[i, 1], boxes[:, 3] - boxes[:, 1])
         short_w = torch.minimum(boxes[i, 2] - boxes[i, 0], boxes[:, 2] - boxes[:, 0])
-        joins = others & (inter[:, 0] > 0) & (inter[:, 1] > 0) & (
-            (inter[:, 1] >= cfg.seam_min_overlap * short_h)
-            | (inter[:, 0] >= cfg.seam_min_overlap * short_w)
+        joins = (
+            others
+            & (inter[:, 0] > 0)
+            & (inter[:, 1] > 0)
+            & (
+                (inter[:, 1] >= cfg.seam_min_overlap * short_h)
+                | (inter[:, 0] >= cfg.seam_min_overlap * short_w)
+            )
         )
         if bool(joins.any()):
             group = torch.cat([boxes[i : i + 1], boxes[joins]])  # (G, 4)
-            out_boxes[i] = torch.cat([group[:, :2].min(dim=0).values, group[:, 2:].max(dim=0).values])
+            out_boxes[i] = torch.cat(
+                [group[:, :2].min(dim=0).values, group[:, 2:].max(dim=0).values]
+            )
     # Complete boxes outrank cut parts of the same object in NMS.
     rank = scores - cut.float()
     return out_boxes, scores, rank
@@ -207,8 +225,14 @@ def map_classes(
             continue
         p = persons[j]
         used[p] = True
-        out_b.append(torch.cat([torch.minimum(boxes[i, :2], boxes[p, :2]),
-                                torch.maximum(boxes[i, 2:], boxes[p, 2:])]))
+        out_b.append(
+            torch.cat(
+                [
+                    torch.minimum(boxes[i, :2], boxes[p, :2]),
+                    torch.maximum(boxes[i, 2:], boxes[p, 2:]),
+                ]
+            )
+        )
         out_s.append(torch.sqrt(scores[i] * scores[p]))
         out_c.append(int(RIDER_CLASS[int(labels[i])]))
     for i in range(len(labels)):
@@ -219,8 +243,11 @@ def map_classes(
             out_c.append(int(cls))
     if not out_b:
         return boxes[:0], scores[:0], torch.zeros(0, dtype=torch.int32, device=boxes.device)
-    return (torch.stack(out_b), torch.stack(out_s),
-            torch.tensor(out_c, dtype=torch.int32, device=boxes.device))
+    return (
+        torch.stack(out_b),
+        torch.stack(out_s),
+        torch.tensor(out_c, dtype=torch.int32, device=boxes.device),
+    )
 
 
 def image_to_bgr(image: Image) -> np.ndarray:
@@ -259,8 +286,9 @@ def detect_bgr(
         ObjectClass, stage timings).
     """
     if image_bgr.ndim != 3 or image_bgr.shape[2] != 3 or image_bgr.dtype != np.uint8:
-        raise ValueError(f"detect_bgr: expected (H, W, 3) uint8, got {image_bgr.shape} "
-                         f"{image_bgr.dtype}")
+        raise ValueError(
+            f"detect_bgr: expected (H, W, 3) uint8, got {image_bgr.shape} {image_bgr.dtype}"
+        )
     h, w = image_bgr.shape[:2]
     if min(h, w) < 32:
         raise ValueError(f"detect_bgr: image {w}x{h} px is smaller than 32 px")
@@ -279,9 +307,11 @@ def detect_bgr(
     kept = torch.cat(keep) if keep else torch.zeros(0, dtype=torch.long, device=boxes.device)
     boxes, scores, classes = map_classes(boxes[kept], scores[kept], labels[kept], cfg)
     order = scores.argsort(descending=True)[: cfg.max_per_image]
-    out = (boxes[order].cpu().numpy().astype(np.float32),
-           scores[order].cpu().numpy().astype(np.float32),
-           classes[order].cpu().numpy().astype(np.int32))
+    out = (
+        boxes[order].cpu().numpy().astype(np.float32),
+        scores[order].cpu().numpy().astype(np.float32),
+        classes[order].cpu().numpy().astype(np.int32),
+    )
     t3 = _sync(device)
     return (*out, CameraTiming(t1 - t0, t2 - t1, t3 - t2))
 
@@ -291,8 +321,13 @@ def detect_image(
 ) -> Detections2D:
     """Detects objects in an :class:`Image` message; the result keeps its stamp and frame."""
     boxes, scores, classes, _ = detect_bgr(model, image_to_bgr(image), cfg, device)
-    det = Detections2D(stamp_ns=image.stamp_ns, frame_id=image.frame_id, boxes=boxes,
-                       scores=scores, class_ids=classes)
+    det = Detections2D(
+        stamp_ns=image.stamp_ns,
+        frame_id=image.frame_id,
+        boxes=boxes,
+        scores=scores,
+        class_ids=classes,
+    )
     det.validate()
     return det
 
@@ -301,4 +336,3 @@ def _sync(device: str | torch.device) -> float:
     if torch.device(device).type == "cuda":
         torch.cuda.synchronize()
     return time.perf_counter()
-

@@ -111,8 +111,9 @@ class NanoDet(nn.Module):
             (B, N, 4 * bins)), N = H * W / stride^2, cells row-major.
         """
         if x.ndim != 4 or x.shape[1] != 3 or x.shape[2] % 32 or x.shape[3] % 32:
-            raise ValueError(f"NanoDet input must be (B, 3, H, W) with H, W % 32 == 0, got "
-                             f"{tuple(x.shape)}")
+            raise ValueError(
+                f"NanoDet input must be (B, 3, H, W) with H, W % 32 == 0, got {tuple(x.shape)}"
+            )
         y = self.stem(x)  # (B, 32, H/2, W/2)
         y = F.max_pool2d(y, 3, 2, padding=1)  # (B, 32, H/4, W/4); pads with -inf like the graph
         feats = []

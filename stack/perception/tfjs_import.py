@@ -22,7 +22,6 @@ from typing import Any
 
 import numpy as np
 import torch
-
 from drivestack.perception.nanodet import NanoDet
 
 _DTYPES = {"float32": np.float32, "int32": np.int32, "bool": np.bool_}
@@ -111,8 +110,11 @@ def nanodet_state_dict(json_path: Path, model: NanoDet | None = None) -> dict[st
     model = model if model is not None else NanoDet()
     nodes, weights = read_graph_model(json_path)
     convs = sorted(
-        ((idx, n) for n in nodes.values() if n["op"] == "Conv2D"
-         and (idx := _conv_index(n["name"])) is not None),
+        (
+            (idx, n)
+            for n in nodes.values()
+            if n["op"] == "Conv2D" and (idx := _conv_index(n["name"])) is not None
+        ),
         key=lambda t: t[0],
     )
     targets = model.graph_convs()
@@ -140,14 +142,18 @@ def nanodet_state_dict(json_path: Path, model: NanoDet | None = None) -> dict[st
         if strides[1:3] != list(conv.stride):
             raise TfjsImportError(f"{where}: strides {strides}, module has {conv.stride}")
         _check_padding(nodes, weights, node, conv.padding, where)
-        adds = [c for c in consumers.get(node["name"], []) if c["op"] in ("Add", "AddV2", "BiasAdd")]
+        adds = [
+            c for c in consumers.get(node["name"], []) if c["op"] in ("Add", "AddV2", "BiasAdd")
+        ]
         if len(adds) != 1:
             raise TfjsImportError(f"{where}: expected one bias Add after the conv, got {len(adds)}")
         bias_name = [_strip(i) for i in adds[0]["input"] if _strip(i) != node["name"]][0]
         bias = weights.get(bias_name)
         if bias is None or bias.shape != (want[0],):
-            raise TfjsImportError(f"{where}: bias {bias_name} shape "
-                                  f"{None if bias is None else bias.shape}, want ({want[0]},)")
+            raise TfjsImportError(
+                f"{where}: bias {bias_name} shape "
+                f"{None if bias is None else bias.shape}, want ({want[0]},)"
+            )
         prefix = names[id(conv)]
         state[f"{prefix}.weight"] = torch.from_numpy(
             np.ascontiguousarray(kernel.transpose(3, 2, 0, 1), dtype=np.float32)

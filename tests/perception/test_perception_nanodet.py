@@ -9,7 +9,6 @@ import cv2
 import numpy as np
 import pytest
 import torch
-
 from drivestack.perception.camera_cnn import CameraCnnConfig, make_tiles, normalise
 from drivestack.perception.nanodet import NanoDet, decode_level
 from drivestack.perception.tfjs_import import TfjsImportError, load_nanodet, read_graph_model
@@ -67,7 +66,9 @@ def test_weights_checksum_mismatch_is_reported(tmp_path: Path, weights_json: Pat
 
 
 @pytest.mark.data
-def test_nanodet_torch_matches_tfjs_graph_on_kitti_tiles(data_root: Path, weights_json: Path) -> None:
+def test_nanodet_torch_matches_tfjs_graph_on_kitti_tiles(
+    data_root: Path, weights_json: Path
+) -> None:
     """Reference: the TF.js graph run by @tensorflow/tfjs (CPU) on the same tiles."""
     ref = np.load(FIXTURE)
     model = load_nanodet(weights_json)
@@ -75,8 +76,9 @@ def test_nanodet_torch_matches_tfjs_graph_on_kitti_tiles(data_root: Path, weight
     keys = sorted({k.split("/")[0] for k in ref.files})
     assert len(keys) == 6
     for frame in sorted({k.split("_")[0] for k in keys}):
-        tiles, _ = make_tiles(cv2.imread(str(data_root / "kitti_object/image_2" / f"{frame}.png")),
-                              cfg)
+        tiles, _ = make_tiles(
+            cv2.imread(str(data_root / "kitti_object/image_2" / f"{frame}.png")), cfg
+        )
         with torch.no_grad():
             outputs = model(normalise(tiles))
         for key in (k for k in keys if k.startswith(frame)):
@@ -87,6 +89,10 @@ def test_nanodet_torch_matches_tfjs_graph_on_kitti_tiles(data_root: Path, weight
                 cells = ref[f"{key}/l{level}/cells"]
                 np.testing.assert_allclose(cls.max(axis=1), ref[f"{key}/l{level}/max"], atol=2e-4)
                 confident = ref[f"{key}/l{level}/max"] > 0.3
-                assert (cls.argmax(axis=1)[confident] == ref[f"{key}/l{level}/argmax"][confident]).all()
+                assert (
+                    cls.argmax(axis=1)[confident] == ref[f"{key}/l{level}/argmax"][confident]
+                ).all()
                 np.testing.assert_allclose(cls[cells], ref[f"{key}/l{level}/cls"], atol=2e-4)
-                np.testing.assert_allclose(reg[cells], ref[f"{key}/l{level}/reg"], atol=2e-3, rtol=1e-3)
+                np.testing.assert_allclose(
+                    reg[cells], ref[f"{key}/l{level}/reg"], atol=2e-3, rtol=1e-3
+                )
