@@ -29,12 +29,11 @@ def data_root() -> Path:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    try:
-        import torch
+    if not any("gpu" in item.keywords for item in items):
+        return  # importing torch costs seconds: only when a GPU test was collected
+    import torch
 
-        has_cuda = torch.cuda.is_available()
-    except ImportError:
-        has_cuda = False
+    has_cuda = torch.cuda.is_available()
     skip_gpu = pytest.mark.skip(reason="needs CUDA (no GPU on this machine)")
     for item in items:
         if "gpu" in item.keywords and not has_cuda:
