@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 import torch
+
 from drivestack.msgs import Detections2D, Image, ObjectClass
 from drivestack.perception.nanodet import MEAN_BGR, STD_BGR, STRIDES, NanoDet, decode_level
 

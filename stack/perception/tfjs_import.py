@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import torch
+
 from drivestack.perception.nanodet import NanoDet
 
 _DTYPES = {"float32": np.float32, "int32": np.int32, "bool": np.bool_}
