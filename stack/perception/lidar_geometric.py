@@ -239,11 +239,21 @@ def classify(extent: np.ndarray) -> tuple[ObjectClass, float]:
 
 def complete_box(
     centre: np.ndarray, length: float, width: float, yaw: float, cls: ObjectClass
-) -> tuple[np.ndarray, float, float]:
-    """Grows a partly seen box to the class prior, away from the sensor at the origin."""
+) -> tuple[np.ndarray, float, float, float]:
+    """Grows a partly seen box to the class prior, away from the sensor at the origin.
+
+    When both observed extents fit the prior width (one face seen, e.g. a car's rear), the
+    length axis is taken along the viewing ray: the face seen end-on is the short one.
+
+    Returns:
+        (centre (2,) [m], length [m], width [m], yaw [rad]).
+    """
     if cls not in SIZE_PRIORS:
-        return centre, length, width
+        return centre, length, width, yaw
     prior_l, prior_w, _ = SIZE_PRIORS[cls][0]
+    ray = centre / max(float(np.linalg.norm(centre)), 1e-6)
+    if length <= prior_w + 0.4 and abs(np.cos(yaw) * ray[0] + np.sin(yaw) * ray[1]) < 0.7071:
+        length, width, yaw = width, length, yaw + np.pi / 2
     axes = np.array([[np.cos(yaw), np.sin(yaw)], [-np.sin(yaw), np.cos(yaw)]])  # (2, 2)
     out = centre.copy()
     new = []
@@ -252,7 +262,7 @@ def complete_box(
         away = np.sign(float(axis @ centre)) or 1.0  # the far side is away from the sensor
         out = out + axis * away * grow / 2
         new.append(have + grow)
-    return out, new[0], new[1]
+    return out, new[0], new[1], float((yaw + np.pi) % (2 * np.pi) - np.pi)
 
 
 def detect_points(
@@ -297,7 +307,7 @@ def detect_points(
         cls, likelihood = classify(np.array([length, width, height]))
         if cls == ObjectClass.UNKNOWN:
             continue
-        centre, length, width = complete_box(centre, length, width, yaw, cls)
+        centre, length, width, yaw = complete_box(centre, length, width, yaw, cls)
         dist = float(np.hypot(*centre))
         # 64-beam density: a car at 20 m returns roughly 200+ points; fewer -> less certain.
         expected = 4000.0 * length * height / max(dist, 1.0) ** 2
