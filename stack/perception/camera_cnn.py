@@ -39,6 +39,7 @@ COCO_TO_STACK: dict[int, ObjectClass] = {
     COCO_TRAIN: ObjectClass.TRAM,
     COCO_TRUCK: ObjectClass.TRUCK,
 }
+VEHICLES = (int(ObjectClass.CAR), int(ObjectClass.TRUCK), int(ObjectClass.BUS), int(ObjectClass.TRAM))
 RIDER_CLASS = {COCO_BICYCLE: ObjectClass.CYCLIST, COCO_MOTORCYCLE: ObjectClass.MOTORCYCLIST}
 
 
@@ -51,6 +52,7 @@ class CameraCnnConfig:
     min_overlap: int = 64  # [px] least overlap between neighbouring tiles
     score_threshold: float = 0.3  # class probability to keep a cell
     nms_iou: float = 0.5  # IoU above which the lower-scored same-class box is dropped
+    vehicle_nms_iou: float = 0.7  # the same across vehicle classes (car vs truck vs bus)
     seam_margin: float = 3.0  # [px] a box this close to an interior tile edge is cut there
     seam_min_overlap: float = 0.5  # y-overlap (of the shorter) for joining two cut parts
     rider_min_ioa: float = 0.3  # part of the bicycle box the rider's box must cover
@@ -307,6 +309,13 @@ def detect_bgr(
         keep.append(idx[nms(boxes[idx], rank[idx], cfg.nms_iou)])
     kept = torch.cat(keep) if keep else torch.zeros(0, dtype=torch.long, device=boxes.device)
     boxes, scores, classes = map_classes(boxes[kept], scores[kept], labels[kept], cfg)
+    # COCO often fires car and truck on one vehicle: one box per vehicle across classes.
+    vehicle = torch.isin(classes, torch.tensor(VEHICLES, dtype=torch.int32, device=classes.device))
+    others = torch.nonzero(~vehicle).flatten()
+    veh = torch.nonzero(vehicle).flatten()
+    veh = veh[nms(boxes[veh], scores[veh], cfg.vehicle_nms_iou)]
+    keep_all = torch.cat([veh, others])
+    boxes, scores, classes = boxes[keep_all], scores[keep_all], classes[keep_all]
     order = scores.argsort(descending=True)[: cfg.max_per_image]
     out = (
         boxes[order].cpu().numpy().astype(np.float32),
