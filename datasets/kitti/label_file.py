@@ -153,13 +153,14 @@ _NAMES = (
 )
 
 
-def _parse(
+def _slow_check(
     lines: Iterable[str],
     path: str,
     tracking: bool,
     with_score: bool | None,
     known_types: frozenset[str],
-) -> ObjectLabels:
+) -> None:
+    """Line-by-line checks; raises LabelFileError naming the first bad line."""
     lead = 2 if tracking else 0
     base = TRACKING_COLUMNS if tracking else OBJECT_COLUMNS
     rows_num: list[list[float]] = []
@@ -206,8 +207,63 @@ def _parse(
         types.append(name)
         rows_num.append(vals)
         line_nos.append(line_no)
-    width = 15 if seen_cols == base + 1 else 14
-    arr = np.asarray(rows_num, np.float64).reshape(-1, width)  # (N, 14|15)
+
+
+def _fast_rows(
+    lines: Iterable[str],
+    tracking: bool,
+    with_score: bool | None,
+    known_types: frozenset[str],
+) -> tuple[list[int], list[str], np.ndarray, np.ndarray] | None:
+    """Vectorised parse of a well-formed file; None if any check fails (the slow path then
+    finds and reports the first bad line)."""
+    lead = 2 if tracking else 0
+    base = TRACKING_COLUMNS if tracking else OBJECT_COLUMNS
+    numbered = [(no, raw.split()) for no, raw in enumerate(lines, start=1)]
+    numbered = [(no, toks) for no, toks in numbered if toks]
+    if not numbered:
+        return [], [], np.zeros((0, 14)), np.zeros((0, lead), np.int64)
+    n = len(numbered[0][1])
+    allowed = (base,) if with_score is False else (base + 1,) if with_score else (base, base + 1)
+    if n not in allowed or any(len(toks) != n for _, toks in numbered):
+        return None
+    types = [toks[lead] for _, toks in numbered]
+    if not known_types.issuperset(types):
+        return None
+    try:
+        arr = np.array([toks[lead + 1 :] for _, toks in numbered], np.float64)  # (N, 14|15)
+        ids = np.array([toks[:lead] for _, toks in numbered], np.float64)
+    except ValueError:
+        return None
+    if not (np.isfinite(arr).all() and np.isfinite(ids).all()):
+        return None
+    if (arr[:, 1] != np.round(arr[:, 1])).any() or (ids != np.round(ids)).any():
+        return None
+    if tracking and (ids[:, 0] < 0).any():
+        return None
+    if ((arr[:, 5] < arr[:, 3]) | (arr[:, 6] < arr[:, 4])).any():
+        return None
+    dims = arr[:, 7:10]
+    bad = (dims < 0).any(1) & ~(dims == -1).all(1) & (np.asarray(types, object) != "DontCare")
+    if bad.any():
+        return None
+    return [no for no, _ in numbered], types, arr, ids.astype(np.int64)
+
+
+def _parse(
+    lines: Iterable[str],
+    path: str,
+    tracking: bool,
+    with_score: bool | None,
+    known_types: frozenset[str],
+) -> ObjectLabels:
+    lines = list(lines)
+    fast = _fast_rows(lines, tracking, with_score, known_types)
+    if fast is None:
+        _slow_check(lines, path, tracking, with_score, known_types)  # raises with file:line
+        raise AssertionError(f"{path}: rejected by the fast parser but not by the line checks")
+    line_nos, types, arr, fid = fast
+    width = arr.shape[1]
     is_dc = np.asarray(types, dtype=object) == "DontCare"
     has_3d = ~is_dc & (arr[:, 7:10] >= 0).all(axis=1)
     common = dict(
@@ -226,7 +282,6 @@ def _parse(
     )
     if not tracking:
         return ObjectLabels(**common)
-    fid = np.asarray(ids, np.int64).reshape(-1, 2)
     return TrackingLabels(**common, frame=fid[:, 0].copy(), track_id=fid[:, 1].copy())
 
 

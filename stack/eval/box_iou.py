@@ -53,6 +53,34 @@ def iou_2d(a: np.ndarray, b: np.ndarray, criterion: str = "union") -> np.ndarray
     return _safe_div(inter, denom)
 
 
+def iou_2d_pairs(a: np.ndarray, b: np.ndarray, criterion: str = "union") -> np.ndarray:
+    """Overlap of image-box pairs ``a[i]``, ``b[i]``; same rules as :func:`iou_2d`.
+
+    Args:
+        a: (P, 4) [px] x1, y1, x2, y2.
+        b: (P, 4) [px].
+        criterion: "union" (IoU) or "a" (intersection / area of ``a``).
+
+    Returns:
+        (P,) overlap; 0 where the boxes do not overlap.
+    """
+    a = np.asarray(a, np.float64).reshape(-1, 4)
+    b = np.asarray(b, np.float64).reshape(-1, 4)
+    iw = np.minimum(a[:, 2], b[:, 2]) - np.maximum(a[:, 0], b[:, 0])
+    ih = np.minimum(a[:, 3], b[:, 3]) - np.maximum(a[:, 1], b[:, 1])
+    inter = np.where((iw > 0) & (ih > 0), iw * ih, 0.0)  # (P,)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    if criterion == "union":
+        denom = area_a + (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]) - inter
+    elif criterion == "a":
+        denom = area_a
+    else:
+        raise ValueError(f"iou_2d_pairs: criterion must be 'union' or 'a', got {criterion!r}")
+    out = np.zeros(len(a))
+    np.divide(inter, denom, out=out, where=inter > 0)
+    return out
+
+
 def _safe_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     out = np.zeros(np.broadcast(num, den).shape, np.float64)
     np.divide(num, den, out=out, where=den > 0)
