@@ -25,13 +25,13 @@ def read_points_bin(path: str | Path, columns: int) -> np.ndarray:
             value is NaN/inf.
     """
     path = Path(path)
-    raw = np.fromfile(path, dtype="<f4")
-    if raw.size % columns:
+    size = path.stat().st_size  # [bytes]; np.fromfile would silently drop a partial float
+    if size % (4 * columns):
         raise DataError(
-            f"{path}: {raw.size * 4} bytes is not a whole number of {columns}-float32 points "
+            f"{path}: {size} bytes is not a whole number of {columns}-float32 points "
             f"({columns * 4} bytes each): truncated or not a point file"
         )
-    points = raw.reshape(-1, columns)
+    points = np.fromfile(path, dtype="<f4").reshape(-1, columns)
     if not np.isfinite(points).all():
         row = int(np.flatnonzero(~np.isfinite(points).all(axis=1))[0])
         raise DataError(f"{path}: point {row} holds NaN or inf")
