@@ -7,6 +7,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
 from drivestack.datasets.errors import DataError
 from drivestack.msgs import Image, PointCloud
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
 from drivestack.datasets.convention import invert_transform
 from drivestack.datasets.errors import DataError
 from drivestack.msgs import CameraCalibration

@@ -17,6 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+
 from drivestack.datasets.errors import DataError
 from drivestack.msgs import EgoState
 

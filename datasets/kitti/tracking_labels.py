@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
 from drivestack.datasets.convention import KITTI_FRAME_PERIOD_NS, NS_PER_S, kitti_camera_to_boxes
 from drivestack.datasets.errors import DataError
 from drivestack.datasets.kitti.calib import KittiCalib

@@ -21,6 +21,7 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
+
 from drivestack.datasets.errors import DataError
 from drivestack.datasets.kitti.calib import KittiCalib, read_calib
 from drivestack.datasets.kitti.oxts import oxts_to_ego_states, read_oxts

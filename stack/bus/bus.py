@@ -21,18 +21,17 @@ class BusTypeError(TypeError):
 
 
 class Subscription:
-    """A bounded queue of messages for one subscriber of one topic.
+    """A bounded queue of messages for one subscriber of one topic (single-threaded use).
 
     Args:
-        topic: The topic's name.
+        topic: The topic.
         depth: Queue bound.
         overflow: ``"keep_last"`` drops the oldest when full, ``"drop_new"`` the newcomer.
         notify: Called (with this subscription) after each accepted delivery: executors use
             it to wake the subscriber. ``None`` for polled queues.
-        lock: Guards the queue where publishers and the subscriber run on different threads.
     """
 
-    __slots__ = ("topic", "depth", "keep_last", "notify", "lock", "buf", "drops", "latencies")
+    __slots__ = ("topic", "depth", "keep_last", "notify", "buf", "drops", "latencies")
 
     def __init__(
         self,
@@ -40,22 +39,51 @@ class Subscription:
         depth: int = 1,
         overflow: str = "keep_last",
         notify: Callable[[Subscription], None] | None = None,
-        lock: threading.Lock | None = None,
     ):
         self.topic = topic
         self.depth = depth
         self.keep_last = overflow == "keep_last"
         self.notify = notify
-        self.lock = lock
         self.buf: list[Message] = []
         self.drops = 0
         self.latencies: list[int] = []  # [ns] stamp-to-consumption, one per consumed message
 
     def deliver(self, msg: Message) -> None:
-        lock = self.lock
-        if lock is not None:
-            lock.acquire()
-        try:
+        buf = self.buf
+        if len(buf) < self.depth:
+            buf.append(msg)
+        else:
+            self.drops += 1
+            self.topic.drops += 1
+            if not self.keep_last:
+                return
+            del buf[0]
+            buf.append(msg)
+        if self.notify is not None:
+            self.notify(self)
+
+    def take(self, now_ns: int) -> list[Message]:
+        """Empties the queue, recording each message's latency (``now_ns - stamp_ns``)."""
+        buf = self.buf
+        self.buf = []
+        if len(buf) == 1:
+            self.latencies.append(now_ns - buf[0].stamp_ns)
+        else:
+            self.latencies.extend([now_ns - m.stamp_ns for m in buf])
+        return buf
+
+
+class LockedSubscription(Subscription):
+    """A :class:`Subscription` whose publisher and subscriber run on different threads."""
+
+    __slots__ = ("lock",)
+
+    def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.lock = threading.Lock()
+
+    def deliver(self, msg: Message) -> None:
+        with self.lock:
             buf = self.buf
             if len(buf) < self.depth:
                 buf.append(msg)
@@ -66,24 +94,15 @@ class Subscription:
                     return
                 del buf[0]
                 buf.append(msg)
-        finally:
-            if lock is not None:
-                lock.release()
         if self.notify is not None:
             self.notify(self)
 
     def take(self, now_ns: int) -> list[Message]:
-        """Empties the queue, recording each message's latency (``now_ns - stamp_ns``)."""
-        lock = self.lock
-        if lock is not None:
-            with lock:
-                buf, self.buf = self.buf, []
-        else:
+        with self.lock:
             buf, self.buf = self.buf, []
-        if buf:
-            lat = self.latencies
-            for msg in buf:
-                lat.append(now_ns - msg.stamp_ns)
+        lat = self.latencies
+        for msg in buf:
+            lat.append(now_ns - msg.stamp_ns)
         return buf
 
 
@@ -162,8 +181,8 @@ class Bus:
             topic = self.topics[name]
         except KeyError:
             raise KeyError(f"no topic {name!r} (declared: {sorted(self.topics)})") from None
-        lock = threading.Lock() if self._threadsafe else None
-        sub = Subscription(topic, depth, overflow, notify, lock)
+        cls = LockedSubscription if self._threadsafe else Subscription
+        sub = cls(topic, depth, overflow, notify)
         topic.subscriptions.append(sub)
         return sub
 

@@ -43,21 +43,22 @@ class DeterministicExecutor(Executor):
     def run(
         self,
         duration_s: float | None = None,
-        start_ns: int = 0,
+        start_ns: int | None = None,
         progress: Callable[[int], None] | None = None,
     ) -> RunSummary:
         """Runs until ``duration_s`` of simulated time has passed, or no node will wake again.
 
         Args:
             duration_s: [s] simulated time to run; ``None`` runs until the sources are done.
-            start_ns: [ns] the clock's start (a log's first stamp, say).
+            start_ns: [ns] the clock's start; default: the sources' first stamp (see
+                ``Node.time_span``), else 0.
             progress: Called with the clock after each instant (for progress bars).
 
         Returns:
             The run's summary. Node failures are in it; with ``on_error="stop"`` the run ends
             at the first one and the summary says why.
         """
-        self._reset_nodes()
+        start_ns = self._start(start_ns)
         end_ns = None if duration_s is None else start_ns + round(duration_s * 1e9)
         heap: list[tuple[int, int]] = []
         for i, w in enumerate(self.wired):
@@ -73,20 +74,22 @@ class DeterministicExecutor(Executor):
         stopped = None
         try:
             while heap:
-                t, i = heapq.heappop(heap)
+                t, i = heap[0]
                 if end_ns is not None and t > end_ns:
                     break
                 now = t
                 w = wired[i]
                 tick(w, now, clock)
                 nxt = w.node.next_wakeup(now, w.period_ns)
-                if nxt is not None:
-                    if nxt <= now:
-                        raise RuntimeError(
-                            f"node {w.spec.name!r} asked to wake at {nxt} ns, not after now "
-                            f"({now} ns): time must advance"
-                        )
-                    heapq.heappush(heap, (nxt, i))
+                if nxt is None:
+                    heapq.heappop(heap)
+                elif nxt > now:
+                    heapq.heapreplace(heap, (nxt, i))  # one sift instead of pop + push
+                else:
+                    raise RuntimeError(
+                        f"node {w.spec.name!r} asked to wake at {nxt} ns, not after now "
+                        f"({now} ns): time must advance"
+                    )
                 while ready:
                     j = ready.popleft()
                     pending[j] = False

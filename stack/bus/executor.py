@@ -118,8 +118,8 @@ class _Wired:
     """One node with its subscriptions, output topics and counters."""
 
     __slots__ = (
-        "spec", "node", "subs", "last", "out_topics", "ticks", "durations", "misses", "period_ns",
-        "deadline_ns", "validate",
+        "spec", "node", "subs", "sub_items", "unwired", "last", "out_topics", "ticks", "durations",
+        "misses", "period_ns", "deadline_ns", "validate",
     )
 
     def __init__(self, spec: NodeSpec, validate: bool):
@@ -181,6 +181,8 @@ class Executor(ABC):
                     w.subs[key] = self.bus.subscribe(topic, port.depth, port.overflow, notify)
             for key in outs:
                 w.out_topics[key] = self.bus.topics[spec.output_topic(key)]
+            w.sub_items = tuple(w.subs.items())
+            w.unwired = tuple(k for k in ins if k not in w.subs)
             self.wired.append(w)
 
     @abstractmethod
@@ -191,54 +193,84 @@ class Executor(ABC):
         for w in self.wired:
             w.node.reset(node_seed(self.seed, w.spec.name))
 
+    def time_span(self) -> tuple[int, int] | None:
+        """[ns] (first, last) stamp over the sources that know theirs (after a reset)."""
+        spans = [s for w in self.wired if (s := w.node.time_span()) is not None]
+        if not spans:
+            return None
+        return min(s[0] for s in spans), max(s[1] for s in spans)
+
+    def _start(self, start_ns: int | None) -> int:
+        """Resets the nodes and picks the clock's start: given, else the sources' first stamp."""
+        self._reset_nodes()
+        if start_ns is not None:
+            return start_ns
+        span = self.time_span()
+        return 0 if span is None else span[0]
+
     def _tick(self, w: _Wired, now_ns: int, clock: Callable[[], int]) -> None:
         """Runs one tick of ``w`` at ``now_ns`` and publishes what it returns.
 
         A raising tick (or an output that fails validation or the topic's type) is recorded
         as a :class:`NodeFailure`; with ``on_error="stop"`` it raises :class:`RunStopped`.
         """
-        new: dict[str, list[Message]] = {}
+        new: dict[str, Sequence[Message]] = {}
         last = w.last
-        for key, sub in w.subs.items():
-            msgs = sub.take(now_ns)
-            new[key] = msgs
-            if msgs:
+        for key, sub in w.sub_items:
+            if sub.buf:
+                msgs = new[key] = sub.take(now_ns)
                 last[key] = msgs[-1]
-        for key in last.keys() - new.keys():
-            new[key] = []
+            else:
+                new[key] = ()
+        for key in w.unwired:
+            new[key] = ()
         t0 = clock()
         try:
             out = w.node.tick(now_ns, Inputs(new, last))
             if out:
-                publish = Bus.publish_on
-                topics = w.out_topics
-                for key, value in out.items():
-                    topic = topics.get(key)
-                    if topic is None:
-                        raise KeyError(
-                            f"tick returned unknown output {key!r} (declared: {sorted(topics)})"
-                        )
-                    for msg in (value,) if isinstance(value, Message) else value:
-                        if w.validate:
-                            msg.validate()
-                        publish(topic, msg, now_ns)
+                self._publish(w, out, now_ns)
         except Exception as exc:  # noqa: BLE001 - isolation is the point: record, then go on
-            failure = NodeFailure(
-                node=w.spec.name,
-                now_ns=now_ns,
-                input_stamps={k: [m.stamp_ns for m in v] for k, v in new.items()},
-                error=f"{type(exc).__name__}: {exc}",
-                traceback=traceback.format_exc(),
-            )
-            self.failures.append(failure)
-            if self.on_error == "stop":
-                raise RunStopped(failure.describe()) from exc
-        finally:
-            dt = clock() - t0
-            w.ticks += 1
-            w.durations.append(dt)
-            if w.deadline_ns is not None and dt > w.deadline_ns:
-                w.misses += 1
+            self._record_failure(w, now_ns, new, exc, clock() - t0)
+            return
+        dt = clock() - t0
+        w.ticks += 1
+        w.durations.append(dt)
+        if w.deadline_ns is not None and dt > w.deadline_ns:
+            w.misses += 1
+
+    @staticmethod
+    def _publish(w: _Wired, out: Mapping[str, Message | Sequence[Message]], now_ns: int) -> None:
+        publish = Bus.publish_on
+        topics = w.out_topics
+        for key, value in out.items():
+            topic = topics.get(key)
+            if topic is None:
+                raise KeyError(f"tick returned unknown output {key!r} (declared: {sorted(topics)})")
+            if isinstance(value, Message):
+                if w.validate:
+                    value.validate()
+                publish(topic, value, now_ns)
+            else:
+                for msg in value:
+                    if w.validate:
+                        msg.validate()
+                    publish(topic, msg, now_ns)
+
+    def _record_failure(
+        self, w: _Wired, now_ns: int, new: Mapping[str, Sequence[Message]], exc: Exception, dt: int
+    ) -> None:
+        w.ticks += 1
+        w.durations.append(dt)
+        failure = NodeFailure(
+            node=w.spec.name,
+            now_ns=now_ns,
+            input_stamps={k: [m.stamp_ns for m in v] for k, v in new.items()},
+            error=f"{type(exc).__name__}: {exc}",
+            traceback=traceback.format_exc(),
+        )
+        self.failures.append(failure)
+        if self.on_error == "stop":
+            raise RunStopped(failure.describe()) from exc
 
     def _summary(self, start_ns: int, end_ns: int, wall_s: float, stopped: str | None) -> RunSummary:
         nodes = []

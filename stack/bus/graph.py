@@ -58,7 +58,13 @@ class NodeSpec:
         return None if d is None else round(d * 1e9)
 
     def output_topic(self, key: str) -> str:
-        return self.outputs.get(key) or f"/{self.name}/{key}"
+        """Where output ``key`` publishes: the wiring, else the port's default topic, else
+        ``/<name>/<key>``."""
+        wired = self.outputs.get(key)
+        if wired:
+            return wired
+        port = self.ports()[1].get(key)
+        return (port.topic if port is not None else None) or f"/{self.name}/{key}"
 
 
 def resolve_topics(

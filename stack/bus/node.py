@@ -71,9 +71,16 @@ class In:
 
 @dataclass(frozen=True)
 class Out:
-    """An output port publishing messages of ``type``."""
+    """An output port publishing messages of ``type``.
+
+    Attributes:
+        type: Message type published.
+        topic: Default topic when a launch file does not wire the port; ``None`` means
+            ``/<node name>/<key>``.
+    """
 
     type: type[Message]
+    topic: str | None = None
 
 
 @dataclass(frozen=True)
@@ -84,18 +91,18 @@ class NoConfig:
 class Inputs:
     """What a tick sees: the messages that arrived on each input since the last tick.
 
-    ``inputs[key]`` is the list of new messages (oldest first, at most the port's ``depth``);
-    ``inputs.last(key)`` is the newest message ever received on ``key``, or ``None``.
-    The lists belong to this tick: keep the messages, not the lists.
+    ``inputs[key]`` is the sequence of new messages (oldest first, at most the port's
+    ``depth``); ``inputs.last(key)`` is the newest message ever received on ``key``, or
+    ``None``. The sequences belong to this tick: keep the messages, not the sequences.
     """
 
     __slots__ = ("_new", "_last")
 
-    def __init__(self, new: dict[str, list[Message]], last: dict[str, Message | None]):
+    def __init__(self, new: dict[str, Sequence[Message]], last: dict[str, Message | None]):
         self._new = new
         self._last = last
 
-    def __getitem__(self, key: str) -> list[Message]:
+    def __getitem__(self, key: str) -> Sequence[Message]:
         return self._new[key]
 
     def last(self, key: str) -> Message | None:
@@ -142,6 +149,14 @@ class Node(ABC):
         when exhausted; a run without a duration ends when no node will wake again.
         """
         return None if period_ns is None else now_ns + period_ns
+
+    def time_span(self) -> tuple[int, int] | None:
+        """For sources that know it: [ns] (first, last) stamp they will publish.
+
+        Executors start the run clock at the earliest first stamp of all sources (logs carry
+        their own clocks), and progress bars show how far through the span a run is.
+        """
+        return None
 
     def first_wakeup(self, start_ns: int, period_ns: int | None) -> int | None:
         """The first self-scheduled tick. Default: at the start if the node has a rate."""

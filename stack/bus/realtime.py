@@ -45,10 +45,10 @@ class RealtimeExecutor(Executor):
 
         return wake
 
-    def run(self, duration_s: float | None = None, start_ns: int = 0) -> RunSummary:
+    def run(self, duration_s: float | None = None, start_ns: int | None = None) -> RunSummary:
         """Runs for ``duration_s`` wall-scaled seconds, or until sources are done and queues
         drain. Ctrl-C stops the run cleanly and still returns the summary."""
-        self._reset_nodes()
+        start_ns = self._start(start_ns)
         self._start_ns = start_ns
         self._t0 = time.monotonic_ns()
         threads = [

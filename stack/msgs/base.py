@@ -13,7 +13,7 @@ import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 
@@ -68,24 +68,18 @@ class Message:
     stamp_ns: int
     frame_id: str
 
-    _array_specs: ClassVar[dict[str, ArraySpec]] = {}
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        # Filled in lazily: dataclass fields do not exist yet when this runs.
-        cls._array_specs = {}
-
     @classmethod
     def array_specs(cls) -> Mapping[str, ArraySpec]:
-        """The declared array fields of this message type, by name."""
-        if not cls._array_specs:
+        """The declared array fields of this message type, by name (computed once)."""
+        specs = cls.__dict__.get("_specs_cache")
+        if specs is None:
             specs = {
                 f.name: f.metadata["array"]
                 for f in dataclasses.fields(cls)  # type: ignore[arg-type]
                 if "array" in f.metadata
             }
-            cls._array_specs = specs or {"": ArraySpec((), "")}  # sentinel: computed, empty
-        return {k: v for k, v in cls._array_specs.items() if k}
+            cls._specs_cache = specs  # type: ignore[attr-defined]
+        return specs
 
     def validate(self) -> None:
         """Checks stamp, frame and every array field against its spec.
@@ -94,12 +88,15 @@ class Message:
             MessageError: naming the message type and the field at fault.
         """
         name = type(self).__name__
-        if not isinstance(self.stamp_ns, int | np.integer) or isinstance(self.stamp_ns, bool):
+        if type(self.stamp_ns) is not int and (
+            not isinstance(self.stamp_ns, int | np.integer) or isinstance(self.stamp_ns, bool)
+        ):
             raise MessageError(f"{name}.stamp_ns: expected int nanoseconds, got {self.stamp_ns!r}")
         if not isinstance(self.frame_id, str) or not self.frame_id:
             raise MessageError(f"{name}.frame_id: expected a non-empty str, got {self.frame_id!r}")
+        specs = type(self).__dict__.get("_specs_cache") or self.array_specs()
         symbols: dict[str, tuple[int, str]] = {}
-        for fname, spec in self.array_specs().items():
+        for fname, spec in specs.items():
             value = getattr(self, fname)
             if not _is_array(value):
                 raise MessageError(f"{name}.{fname}: expected an array, got {type(value).__name__}")
@@ -140,7 +137,9 @@ def check_finite(msg: Message, *fields: str) -> None:
     """Raises :class:`MessageError` if a named float field or array holds NaN or inf."""
     for fname in fields:
         value = getattr(msg, fname)
-        if _is_array(value):
+        if type(value) is float:
+            ok = math.isfinite(value)
+        elif _is_array(value):
             ok = bool(np.isfinite(np.asarray(value.cpu() if hasattr(value, "cpu") else value)).all())
         else:
             ok = math.isfinite(float(value))

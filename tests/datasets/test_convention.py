@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from drivestack.datasets.convention import (
     box_corners,
     boxes_to_kitti_camera,
@@ -14,8 +17,6 @@ from drivestack.datasets.convention import (
     project_to_image,
     wrap_angle,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 # KITTI's nominal rectified-camera -> Velodyne axes: x_velo = z_cam, y_velo = -x_cam, z_velo = -y_cam.
 AXES_VELO_FROM_CAM = np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])

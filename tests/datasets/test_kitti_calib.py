@@ -6,6 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from drivestack.datasets.convention import project_to_image, transform_points
 from drivestack.datasets.errors import DataError
 from drivestack.datasets.kitti.calib import (
@@ -14,8 +17,6 @@ from drivestack.datasets.kitti.calib import (
     parse_calib_text,
     read_calib,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 P2 = "7.2e+02 0 6.1e+02 4.48e+01 0 7.2e+02 1.7e+02 2.16e-01 0 0 1 2.7e-03"
 P_PLAIN = "7.2e+02 0 6.1e+02 0 0 7.2e+02 1.7e+02 0 0 0 1 0"

@@ -7,6 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from drivestack.datasets.kitti.label_file import (
     KITTI_TYPES,
     LabelFileError,
@@ -16,8 +19,6 @@ from drivestack.datasets.kitti.label_file import (
     read_object_labels,
     read_tracking_labels,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 GOOD = "Car 0.00 0 -1.57 599.41 156.40 629.75 189.25 2.85 2.63 12.34 0.47 1.49 69.44 -1.56"
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from drivestack.datasets.convention import make_transform
 from drivestack.datasets.errors import DataError
 from drivestack.datasets.kitti.oxts import (
@@ -18,8 +21,6 @@ from drivestack.datasets.kitti.oxts import (
     oxts_to_imu_poses,
     parse_oxts_lines,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 
 def straight_drive(lat0: float, heading: float, speed: float, steps: int, dt: float) -> np.ndarray:

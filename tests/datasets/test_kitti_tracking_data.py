@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from drivestack.datasets.convention import box_corners, project_to_image, transform_points
 from drivestack.datasets.kitti.calib import read_calib
 from drivestack.datasets.kitti.label_file import read_tracking_labels

@@ -6,6 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from drivestack.datasets.errors import DataError
 from drivestack.datasets.kitti.tracking import (
     frame_slices,
@@ -15,8 +18,6 @@ from drivestack.datasets.kitti.tracking import (
     read_seqmap,
 )
 from drivestack.msgs import ObjectClass
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 CAR = "0,2,298.3,165.1,458.2,293.4,8.29,1.96,1.81,4.75,-4.57,1.84,13.53,-2.11,-1.78"
 PED = "2,1,700.0,150.0,720.0,200.0,-0.4,1.7,0.6,0.8,2.0,1.6,20.0,0.1,0.0"

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from drivestack.datasets.convention import boxes_to_kitti_camera
 from drivestack.datasets.errors import DataError
 from drivestack.datasets.kitti.oxts import LAT, LON, VE, YAW

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 import numpy as np
 import pytest
+
 from drivestack.datasets.errors import DataError
 from drivestack.datasets.log import Frame, Log, SkippedFrame, check_index
 from drivestack.msgs import EgoState, Message, PointCloud

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+
 from drivestack.eval.box_iou import (
     bev_intersection_pairs,
     bev_iou,

@@ -1,0 +1,127 @@
+"""``drive record``, ``drive play``, ``drive diff``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from drivestack.bus.graph import NodeSpec
+from drivestack.cli.run import add_run_arguments, apply_cli, report, run_launch
+from drivestack.launch import Launch, LaunchError, load_launch
+from drivestack.record.diff import diff_recordings
+from drivestack.record.mcap_io import Recording
+from drivestack.record.player import McapPlayer, PlayerConfig
+
+
+def register(commands: argparse._SubParsersAction, bench: argparse._SubParsersAction) -> None:
+    rec = commands.add_parser(
+        "record",
+        help="run a launch file and record topics to MCAP",
+        description="Run a launch file and record its topics (all, or --topics) to an MCAP file "
+        "that Foxglove opens. Ctrl-C stops the run and closes the file properly; a crash leaves "
+        "a file readable up to its last complete chunk.",
+    )
+    add_run_arguments(rec)
+    rec.set_defaults(func=cmd_record)
+
+    play = commands.add_parser(
+        "play",
+        help="play an MCAP recording back onto the bus",
+        description="Play a recording at its recorded times. Alone, it prints per-topic "
+        "statistics (and re-records with --record). With --launch, the recording feeds that "
+        "launch file's nodes: nodes publishing a played topic are replaced by the recording.",
+    )
+    play.add_argument("recording", type=Path, help="the MCAP file")
+    play.add_argument("--launch", type=Path, help="launch file whose nodes consume the playback")
+    play.add_argument("--rate", type=float, default=None, metavar="X",
+                      help="play in real time at X times the recorded speed (default: as fast "
+                      "as possible, deterministic)")
+    play.add_argument("--start", type=float, default=0.0, metavar="S", help="skip the first S seconds")
+    play.add_argument("--end", type=float, default=None, metavar="S", help="stop S seconds after the start of the recording")
+    play.add_argument("--loop", action="store_true", help="start over at the end (needs --duration to stop)")
+    play.add_argument("--play-topics", nargs="+", metavar="TOPIC", help="play only these topics")
+    play.add_argument("--record", "-o", type=Path, metavar="OUT.mcap", help="record the run")
+    play.add_argument("--topics", nargs="+", metavar="TOPIC", help="record only these topics")
+    play.add_argument("--duration", type=float, metavar="S", help="run this long [s]")
+    play.add_argument("--seed", type=int, help="the run's seed")
+    play.add_argument("--set", dest="overrides", action="append", default=[], metavar="NODE.PARAM=VALUE")
+    play.add_argument("--summary", type=Path, metavar="OUT.json", help="write the run summary as JSON")
+    play.add_argument("--quiet", "-q", action="store_true")
+    play.set_defaults(func=cmd_play)
+
+    diff = commands.add_parser(
+        "diff",
+        help="compare two recordings message by message",
+        description="Compare two MCAP recordings message by message, per topic, and report the "
+        "first diverging topic, stamp and field. Exit status 0 if identical, 1 if not.",
+    )
+    diff.add_argument("a", type=Path)
+    diff.add_argument("b", type=Path)
+    diff.add_argument("--topics", nargs="+", metavar="TOPIC", help="compare only these topics")
+    diff.set_defaults(func=cmd_diff)
+
+
+def cmd_record(args: argparse.Namespace) -> int:
+    if args.record is None:
+        try:
+            launch = load_launch(args.launch, args.overrides)
+        except LaunchError as exc:
+            print(f"drive record: {exc}", file=sys.stderr)
+            return 2
+        if launch.record_path is None:
+            print("drive record: give --record OUT.mcap (the launch file has no record.path)", file=sys.stderr)
+            return 2
+    from drivestack.cli.run import cmd_run
+
+    return cmd_run(args)
+
+
+def cmd_play(args: argparse.Namespace) -> int:
+    if not args.recording.is_file():
+        print(f"drive play: {args.recording}: no such file", file=sys.stderr)
+        return 2
+    try:
+        config = PlayerConfig(
+            path=str(args.recording), topics=tuple(args.play_topics or ()), start_s=args.start,
+            end_s=args.end, loop=args.loop,
+        )
+        player = McapPlayer(config, name="player")
+        played = {McapPlayer.ports(config)[1][k].topic for k in McapPlayer.ports(config)[1]}
+        if args.launch:
+            launch = load_launch(args.launch, args.overrides)
+            # The recording stands in for the nodes that published what it plays.
+            kept = [s for s in launch.specs if not ({s.output_topic(k) for k in s.ports()[1]} & played)]
+        else:
+            launch, kept = Launch(path=args.recording, specs=[]), []
+    except (LaunchError, ValueError) as exc:
+        print(f"drive play: {exc}", file=sys.stderr)
+        return 2
+    if args.loop and args.duration is None:
+        print("drive play: --loop needs --duration", file=sys.stderr)
+        return 2
+    args.realtime = args.rate is not None
+    args.speed = args.rate
+    launch = apply_cli(launch, args)
+    specs = [NodeSpec("player", player)] + kept
+    first = next(iter(Recording(args.recording).messages()), None)
+    start = 0 if first is None else first.log_time_ns + round(args.start * 1e9)
+    summary = run_launch(launch, specs, quiet=args.quiet, start_ns=start)
+    if player.truncated:
+        print(f"warning: {player.truncated}", file=sys.stderr)
+    return report(summary, launch, args)
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    for p in (args.a, args.b):
+        if not p.is_file():
+            print(f"drive diff: {p}: no such file", file=sys.stderr)
+            return 2
+    result = diff_recordings(args.a, args.b, args.topics)
+    for note in result.notes:
+        print(f"warning: {note}", file=sys.stderr)
+    if result.divergence is None:
+        print(f"identical: {result.compared} messages compared")
+        return 0
+    print(result.divergence.describe())
+    return 1
