@@ -17,6 +17,7 @@ CLI_MODULES: tuple[str, ...] = (
     "drivestack.cli.run",
     "drivestack.record.cli",
     "drivestack.bus.bench",
+    "drivestack.perception.cli",
 )
 
 

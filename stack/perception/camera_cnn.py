@@ -39,7 +39,12 @@ COCO_TO_STACK: dict[int, ObjectClass] = {
     COCO_TRAIN: ObjectClass.TRAM,
     COCO_TRUCK: ObjectClass.TRUCK,
 }
-VEHICLES = (int(ObjectClass.CAR), int(ObjectClass.TRUCK), int(ObjectClass.BUS), int(ObjectClass.TRAM))
+VEHICLES = (
+    int(ObjectClass.CAR),
+    int(ObjectClass.TRUCK),
+    int(ObjectClass.BUS),
+    int(ObjectClass.TRAM),
+)
 RIDER_CLASS = {COCO_BICYCLE: ObjectClass.CYCLIST, COCO_MOTORCYCLE: ObjectClass.MOTORCYCLIST}
 
 

