@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+
 from drivestack.perception.camera_cnn import CameraCnnConfig, make_tiles, normalise
 from drivestack.perception.nanodet import NanoDet, decode_level
 from drivestack.perception.tfjs_import import TfjsImportError, load_nanodet, read_graph_model
