@@ -33,7 +33,7 @@ def _scene(seed: int = 0) -> tuple[np.ndarray, dict]:
 def test_ground_plane_recovers_slope_and_height() -> None:
     rng = np.random.default_rng(1)
     pts = flat_ground(rng, slope=0.03)
-    g = fitflat_ground(pts, LidarGeometricConfig())
+    g = fit_ground(pts, LidarGeometricConfig())
     # z = -1.7 + 0.03 x  <=>  n . p + d = 0 with n ~ (-0.03, 0, 1) / |.|
     assert g.normal[0] / g.normal[2] == pytest.approx(-0.03, abs=0.003)
     assert -g.offset / g.normal[2] == pytest.approx(-1.7, abs=0.02)
