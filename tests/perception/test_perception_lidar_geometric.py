@@ -14,6 +14,7 @@ from drivestack.perception.lidar_geometric import (
     LidarGeometricConfig,
     PointCloudError,
     detect_points,
+    fit_ground,
     fit_l_shape,
 )
 
