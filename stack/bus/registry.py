@@ -73,6 +73,7 @@ def _qualname(obj: object) -> str:
 NODE_MODULES: tuple[str, ...] = (
     "drivestack.record.player",
     "drivestack.sim.replay",
+    "drivestack.perception.nodes",
 )
 
 NODES: Registry[type] = Registry("node", NODE_MODULES)

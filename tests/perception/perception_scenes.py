@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from drivestack.msgs import CameraCalibration
+
 
 def flat_ground(rng: np.random.Generator, n: int = 20000, slope: float = 0.02) -> np.ndarray:
     xy = rng.uniform([-30, -30], [60, 30], (n, 2))
@@ -35,3 +37,23 @@ def box_surface(
     xy = np.concatenate(faces)
     z = ground_z + rng.uniform(0.25, height, len(xy))
     return np.c_[xy, z]
+
+
+def front_camera(yaw: float = 0.0) -> CameraCalibration:
+    """A 1242x375 pinhole camera at the ego origin looking along ego +x rotated by ``yaw``."""
+    k = np.array([[720.0, 0, 621], [0, 720.0, 187.5], [0, 0, 1]])
+    c, s = np.cos(yaw), np.sin(yaw)
+    fwd, left = np.array([c, s, 0.0]), np.array([-s, c, 0.0])
+    rot = np.stack([-left, [0, 0, -1.0], fwd])  # rows: camera x (right), y (down), z (forward)
+    ext = np.eye(4)
+    ext[:3, :3] = rot
+    proj = np.c_[k, np.zeros(3)]
+    return CameraCalibration(
+        stamp_ns=0,
+        frame_id="cam",
+        width=1242,
+        height=375,
+        intrinsics=k,
+        projection=proj,
+        extrinsics=ext,
+    )

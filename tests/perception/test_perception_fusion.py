@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from perception_scenes import box_surface, flat_ground
+from perception_scenes import box_surface, flat_ground, front_camera
 
-from drivestack.msgs import CameraCalibration, Detections2D, Detections3D, ObjectClass
+from drivestack.msgs import Detections2D, Detections3D, ObjectClass
 from drivestack.perception.fusion import (
     CalibrationError,
     CameraView,
@@ -17,26 +17,6 @@ from drivestack.perception.fusion import (
     project_boxes,
 )
 from drivestack.perception.lidar_geometric import LidarGeometricConfig
-
-
-def _camera(yaw: float = 0.0) -> CameraCalibration:
-    """A 1242x375 pinhole camera at the ego origin looking along ego +x rotated by ``yaw``."""
-    k = np.array([[720.0, 0, 621], [0, 720.0, 187.5], [0, 0, 1]])
-    c, s = np.cos(yaw), np.sin(yaw)
-    fwd, left = np.array([c, s, 0.0]), np.array([-s, c, 0.0])
-    rot = np.stack([-left, [0, 0, -1.0], fwd])  # rows: camera x (right), y (down), z (forward)
-    ext = np.eye(4)
-    ext[:3, :3] = rot
-    proj = np.c_[k, np.zeros(3)]
-    return CameraCalibration(
-        stamp_ns=0,
-        frame_id="cam",
-        width=1242,
-        height=375,
-        intrinsics=k,
-        projection=proj,
-        extrinsics=ext,
-    )
 
 
 def _scene() -> np.ndarray:
@@ -71,7 +51,7 @@ def _lidar(boxes: list[list[float]], classes: list[int], scores: list[float]) ->
 
 
 def test_pedestrian_seen_only_by_camera_gets_a_3d_box_from_its_frustum() -> None:
-    cam = _camera()
+    cam = front_camera()
     ped_truth = np.array([[12.0, 2.0, -1.7 + 0.875, 0.6, 0.6, 1.75, 0.0]])
     box2d, ok = project_boxes(ped_truth, cam)
     assert ok.all()
@@ -90,7 +70,7 @@ def test_pedestrian_seen_only_by_camera_gets_a_3d_box_from_its_frustum() -> None
 
 
 def test_matched_detection_combines_scores_and_unconfirmed_lidar_in_view_is_downweighted() -> None:
-    cam = _camera()
+    cam = front_camera()
     ped = [12.0, 2.0, -0.8, 0.8, 0.6, 1.75, 0.0]
     ghost = [20.0, -3.0, -0.9, 3.9, 1.6, 1.5, 0.0]  # in view, no camera detection
     behind = [-15.0, 0.0, -0.9, 4.0, 1.7, 1.5, 0.0]  # outside the only camera's view
@@ -118,7 +98,7 @@ def test_matched_detection_combines_scores_and_unconfirmed_lidar_in_view_is_down
 
 
 def test_calibration_projecting_nothing_raises() -> None:
-    cam = _camera(yaw=np.pi)  # looks backwards at a scan with points only ... everywhere
+    cam = front_camera(yaw=np.pi)  # looks backwards at a scan with points only ... everywhere
     pts = _scene()
     pts = pts[pts[:, 0] > 1.0]  # keep only points in front of the ego: the camera sees none
     with pytest.raises(CalibrationError, match="project into the image"):
