@@ -58,8 +58,21 @@ def invert_transform(transform: np.ndarray) -> np.ndarray:
     Uses the exact inverse of the 3x3 block (not its transpose) because KITTI's
     ``R0_rect @ Tr_velo_to_cam`` is only orthonormal to about 1e-7.
     """
-    rot_inv = np.linalg.inv(transform[:3, :3])  # (3, 3)
+    rot_inv = inverse_3x3(transform[:3, :3])  # (3, 3)
     return make_transform(rot_inv, -rot_inv @ transform[:3, 3])
+
+
+def inverse_3x3(matrix: np.ndarray) -> np.ndarray:
+    """Inverse of a (3, 3) matrix by the adjugate (rows' cross products over the determinant).
+
+    ``np.linalg.inv`` goes through LAPACK, whose per-call overhead dominates at 3x3.
+    """
+    r0, r1, r2 = np.asarray(matrix, dtype=np.float64)
+    adjugate_t = np.stack([np.cross(r1, r2), np.cross(r2, r0), np.cross(r0, r1)])  # (3, 3)
+    det = float(r0 @ adjugate_t[0])
+    if abs(det) < 1e-12:
+        raise ValueError(f"singular 3x3 matrix (det {det:.3e})")
+    return adjugate_t.T / det
 
 
 def transform_points(transform: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -122,7 +135,7 @@ def boxes_to_kitti_camera(
     # Find ry with R_src_from_cam @ (cos ry, 0, -sin ry) parallel (same xy direction) to
     # (cos yaw, sin yaw): with a = R[:, 0], c = R[:, 2] the cross product with the yaw
     # direction vanishes iff cos(ry) * A = sin(ry) * C, A/C below.
-    rot = np.linalg.inv(T_camera_from_source[:3, :3])  # (3, 3) R_src_from_cam
+    rot = inverse_3x3(T_camera_from_source[:3, :3])  # (3, 3) R_src_from_cam
     yaw = boxes[:, 6]
     cos_yaw, sin_yaw = np.cos(yaw), np.sin(yaw)
     a_cross = rot[1, 0] * cos_yaw - rot[0, 0] * sin_yaw  # (N,)

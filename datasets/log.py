@@ -137,10 +137,11 @@ class Log(ABC):
         if on_error not in ("strict", "lenient"):
             raise ValueError(f"on_error must be 'strict' or 'lenient', got {on_error!r}")
         if streams is not None:
-            unknown = [s for s in streams if s not in self.streams()]
+            available = self.streams()
+            unknown = [s for s in streams if s not in available]
             if unknown:
                 raise KeyError(
-                    f"log {self.name!r}: no stream(s) {unknown} (has: {', '.join(self.streams())})"
+                    f"log {self.name!r}: no stream(s) {unknown} (has: {', '.join(available)})"
                 )
         load = _FrameLoader(self, streams, on_error, skipped)
         if read_ahead <= 0:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from drivestack.datasets.errors import DataError
@@ -56,6 +55,8 @@ def read_image(path: str | Path, stamp_ns: int, frame_id: str) -> Image:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: image not found")
+    import cv2  # OpenCV loads in ~0.1 s: only when an image is read
+
     data = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if data is None:
         raise DataError(f"{path}: cannot decode image (truncated or not an image)")
@@ -70,6 +71,8 @@ def image_size(path: str | Path) -> tuple[int, int]:
     if head[:8] == _PNG_SIGNATURE and head[12:16] == b"IHDR":
         width, height = struct.unpack(">II", head[16:24])
         return int(width), int(height)
+    import cv2
+
     data = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if data is None:
         raise DataError(f"{path}: cannot decode image (truncated or not an image)")

@@ -58,3 +58,16 @@ def test_cli_lists_its_commands_with_help():
                          capture_output=True, text=True, check=True).stdout
     assert "bus" in out
     assert drivestack.__version__
+
+
+def test_drive_help_imports_no_heavy_library(tmp_path):
+    # `drive --help` and every subcommand's parser must come up fast: areas import torch,
+    # nuscenes-devkit, open3d and OpenCV inside their handlers, not at registration.
+    probe = (
+        "import sys, json; from drivestack.cli.main import build_parser; build_parser(); "
+        "print(json.dumps(sorted(m for m in ('torch', 'nuscenes', 'open3d', 'cv2', 'matplotlib') "
+        "if m in sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True,
+                         text=True, check=True).stdout
+    assert json.loads(out) == []

@@ -119,10 +119,14 @@ def _homogeneous(matrix: np.ndarray) -> np.ndarray:
     return out
 
 
+TEXT_KEYS = ("calib_time",)  # raw-data files date their calibration; not numbers
+
+
 def parse_calib_text(text: str, source: str = "<string>") -> dict[str, np.ndarray]:
     """Parses ``key[:] v1 v2 ...`` lines into raw float64 arrays, keys as written (no colon).
 
-    Blank lines are skipped. Unparseable numbers raise naming source, line and key.
+    Blank lines and the text-valued keys in ``TEXT_KEYS`` are skipped. Unparseable numbers
+    raise naming source, line and key.
     """
     values: dict[str, np.ndarray] = {}
     for lineno, line in enumerate(text.splitlines(), start=1):
@@ -132,6 +136,8 @@ def parse_calib_text(text: str, source: str = "<string>") -> dict[str, np.ndarra
         key = fields[0].removesuffix(":")
         if not key:
             raise CalibError(f"{source}:{lineno}: empty key in {line.strip()!r}")
+        if key in TEXT_KEYS:
+            continue
         try:
             values[key] = np.array([float(v) for v in fields[1:]], dtype=np.float64)
         except ValueError as err:

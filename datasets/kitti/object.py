@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
+
 from drivestack.datasets.convention import KITTI_FRAME_PERIOD_NS, kitti_camera_to_boxes
 from drivestack.datasets.errors import DataError
 from drivestack.datasets.kitti.calib import read_calib
@@ -181,6 +182,7 @@ class KittiObjectLog(Log):
             if self.config.detections_2d is None
             else read_frustum_detections(self.config.detections_2d)
         )
+        self._streams = self._present_streams()
 
     def _split_path(self, split: str) -> Path:
         path = Path(split)
@@ -191,8 +193,7 @@ class KittiObjectLog(Log):
                 return folder / f"{split}.txt"
         raise FileNotFoundError(f"split {split!r}: no {split}.txt in ImageSets/ or splits/ near {self.root}")
 
-    def streams(self) -> Mapping[str, type[Message]]:
-        """Inherited, see base class."""
+    def _present_streams(self) -> dict[str, type[Message]]:
         cam = self.config.camera
         present: dict[str, type[Message]] = {}
         if any(self._dirs["velodyne"].glob("*.bin")):
@@ -205,6 +206,10 @@ class KittiObjectLog(Log):
         if self._dets2d is not None:
             present["detections_2d"] = Detections2D
         return present
+
+    def streams(self) -> Mapping[str, type[Message]]:
+        """Inherited, see base class."""
+        return dict(self._streams)
 
     def __len__(self) -> int:
         return len(self.frame_ids)

@@ -19,6 +19,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -103,36 +104,44 @@ def _fan_out(n: int, subscribers: int = 3) -> list[NodeSpec]:
     return specs
 
 
-def bench_deterministic(n: int) -> float:
-    """Wall seconds to push ``n`` messages to 3 subscribers through the executor."""
+def _timed(fn: Callable[[], object]) -> tuple[float, float]:
+    """(wall, CPU) seconds of ``fn()``; CPU time ignores waiting for a busy machine's cores."""
+    w0, c0 = time.perf_counter(), time.thread_time()
+    fn()
+    return time.perf_counter() - w0, time.thread_time() - c0
+
+
+def bench_deterministic(n: int) -> tuple[float, float]:
+    """(wall, CPU) seconds to push ``n`` messages to 3 subscribers through the executor."""
     ex = DeterministicExecutor(_fan_out(n))
-    t0 = time.perf_counter()
-    ex.run()
-    dt = time.perf_counter() - t0
-    got = [w.node.n for w in ex.wired[1:]]  # type: ignore[attr-defined]
+    dt = _timed(ex.run)
+    got = [getattr(w.node, "n", None) for w in ex.wired[1:]]
     if got != [n] * 3:
         raise RuntimeError(f"subscribers received {got}, expected {n} each")
     return dt
 
 
-def bench_baseline(n: int) -> float:
-    """Wall seconds for the same messages through a plain list of three callbacks."""
+def bench_baseline(n: int) -> tuple[float, float]:
+    """(wall, CPU) seconds for the same messages through a plain list of three callbacks."""
     counts = [0, 0, 0]
 
-    def make(i: int):  # type: ignore[no-untyped-def]
+    def make(i: int) -> Callable[[ControlCommand], None]:
         def cb(msg: ControlCommand) -> None:
             counts[i] += 1
 
         return cb
 
     callbacks = [make(i) for i in range(3)]
-    t0 = time.perf_counter()
-    for k in range(n):
-        msg = ControlCommand(stamp_ns=k * 1_000_000, frame_id="ego", steering_angle=0.1, acceleration=0.0)
-        for cb in callbacks:
-            cb(msg)
-    dt = time.perf_counter() - t0
-    assert counts == [n] * 3
+
+    def loop() -> None:
+        for k in range(n):
+            msg = ControlCommand(stamp_ns=k * 1_000_000, frame_id="ego", steering_angle=0.1, acceleration=0.0)
+            for cb in callbacks:
+                cb(msg)
+
+    dt = _timed(loop)
+    if counts != [n] * 3:
+        raise RuntimeError(f"callbacks received {counts}, expected {n} each")
     return dt
 
 
@@ -149,37 +158,45 @@ def bench_realtime(seconds: float) -> dict[str, float]:
     }
 
 
-def bench_handover(points: int, count: int = 200) -> float:
-    """Seconds per published cloud of ``points`` points (one subscriber)."""
+def bench_handover(points: int, count: int = 500) -> float:
+    """CPU seconds per published cloud of ``points`` points (one subscriber)."""
     specs = [
         NodeSpec("cloud", _CloudSource(_CloudConfig(points=points, count=count)), outputs={"out": "/pc"}),
         NodeSpec("sink", _CloudSink(), inputs={"in": "/pc"}),
     ]
     ex = DeterministicExecutor(specs)
-    t0 = time.perf_counter()
-    ex.run()
-    return (time.perf_counter() - t0) / count
+    return _timed(ex.run)[1] / count
 
 
 def run(messages: int, rt_seconds: float, repeats: int) -> dict:
-    det = min(bench_deterministic(messages) for _ in range(repeats))
-    base = min(bench_baseline(messages) for _ in range(repeats))
-    small = min(bench_handover(1000) for _ in range(repeats))
-    large = min(bench_handover(120_000) for _ in range(repeats))
+    det_runs, base_runs = [], []
+    for _ in range(repeats):  # interleaved, so both see the same machine load
+        det_runs.append(bench_deterministic(messages))
+        base_runs.append(bench_baseline(messages))
+    det, det_cpu = min(r[0] for r in det_runs), min(r[1] for r in det_runs)
+    base, base_cpu = min(r[0] for r in base_runs), min(r[1] for r in base_runs)
+    small_runs, large_runs = [], []
+    for _ in range(repeats):
+        small_runs.append(bench_handover(1000))
+        large_runs.append(bench_handover(120_000))
+    small, large = min(small_runs), min(large_runs)
     copy = min(_time_copy(120_000) for _ in range(repeats))
     return {
         "deterministic": {
             "messages": messages,
             "subscribers": 3,
             "messages_per_s": round(messages / det),
+            "messages_per_cpu_s": round(messages / det_cpu),
             "deliveries_per_s": round(3 * messages / det),
             "us_per_message": round(det / messages * 1e6, 3),
         },
         "baseline_callback_list": {
             "messages_per_s": round(messages / base),
+            "messages_per_cpu_s": round(messages / base_cpu),
             "us_per_message": round(base / messages * 1e6, 3),
         },
         "overhead_vs_baseline": round(det / base, 2),
+        "overhead_vs_baseline_cpu": round(det_cpu / base_cpu, 2),
         "realtime": bench_realtime(rt_seconds),
         "handover": {
             "us_per_cloud_1k_points": round(small * 1e6, 2),

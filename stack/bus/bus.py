@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -31,7 +32,7 @@ class Subscription:
             it to wake the subscriber. ``None`` for polled queues.
     """
 
-    __slots__ = ("topic", "depth", "keep_last", "notify", "buf", "drops", "latencies")
+    __slots__ = ("topic", "depth", "keep_last", "notify", "buf", "drops", "latencies", "lock")
 
     def __init__(
         self,
@@ -47,6 +48,7 @@ class Subscription:
         self.buf: list[Message] = []
         self.drops = 0
         self.latencies: list[int] = []  # [ns] stamp-to-consumption, one per consumed message
+        self.lock: threading.Lock | None = None
 
     def deliver(self, msg: Message) -> None:
         buf = self.buf
@@ -76,13 +78,12 @@ class Subscription:
 class LockedSubscription(Subscription):
     """A :class:`Subscription` whose publisher and subscriber run on different threads."""
 
-    __slots__ = ("lock",)
-
-    def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.lock = threading.Lock()
 
     def deliver(self, msg: Message) -> None:
+        assert self.lock is not None
         with self.lock:
             buf = self.buf
             if len(buf) < self.depth:
@@ -97,9 +98,15 @@ class LockedSubscription(Subscription):
         if self.notify is not None:
             self.notify(self)
 
-    def take(self, now_ns: int) -> list[Message]:
+    def take_locked(self) -> list[Message]:
+        """Empties the queue under its lock (latencies are the caller's to record)."""
+        assert self.lock is not None
         with self.lock:
             buf, self.buf = self.buf, []
+        return buf
+
+    def take(self, now_ns: int) -> list[Message]:
+        buf = self.take_locked()
         lat = self.latencies
         for msg in buf:
             lat.append(now_ns - msg.stamp_ns)
@@ -213,7 +220,8 @@ class Bus:
         for name in sorted(self.topics):
             t = self.topics[name]
             lat = np.concatenate(
-                [np.asarray(s.latencies, dtype=np.int64) for s in t.subscriptions] or [np.zeros(0)]
+                [np.asarray(s.latencies, dtype=np.int64) for s in t.subscriptions]
+                or [np.zeros(0, np.int64)]
             )
             span = (t.last_ns - t.first_ns) if t.first_ns is not None else 0
             rate = (t.count - 1) * 1e9 / span if span > 0 else 0.0

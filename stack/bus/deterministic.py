@@ -13,6 +13,7 @@ import heapq
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 from drivestack.bus.bus import Subscription
 from drivestack.bus.executor import Executor, RunStopped, RunSummary
@@ -24,7 +25,7 @@ class DeterministicExecutor(Executor):
 
     name = "deterministic"
 
-    def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def __init__(self, *args: Any, **kwargs: Any):
         self._ready: deque[int] = deque()
         self._pending: list[bool] = []
         super().__init__(*args, **kwargs)

@@ -114,14 +114,15 @@ def resolve_topics(
     for spec in specs:
         ins, _ = spec.ports()
         for key, port in ins.items():
-            topic = spec.inputs.get(key)
-            if topic is None:
+            wired = spec.inputs.get(key)
+            if wired is None:
                 if port.required:
                     raise WiringError(
                         spec.name, f"inputs.{key}",
                         f"required input ({port.type.__name__}) is not connected",
                     )
                 continue
+            topic = wired
             have = topics.get(topic)
             if have is None:
                 raise WiringError(

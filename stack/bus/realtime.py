@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from drivestack.bus.bus import Subscription
 from drivestack.bus.executor import Executor, RunStopped, RunSummary, _Wired
@@ -26,7 +27,7 @@ class RealtimeExecutor(Executor):
 
     name = "realtime"
 
-    def __init__(self, *args, speed: float = 1.0, **kwargs):  # type: ignore[no-untyped-def]
+    def __init__(self, *args: Any, speed: float = 1.0, **kwargs: Any):
         if not speed > 0:
             raise ValueError(f"speed must be > 0, got {speed}")
         self.speed = speed

@@ -17,6 +17,8 @@ CLI_MODULES: tuple[str, ...] = (
     "drivestack.cli.run",
     "drivestack.record.cli",
     "drivestack.bus.bench",
+    "drivestack.eval.cli",
+    "drivestack.datasets.cli",
     "drivestack.perception.cli",
 )
 

@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+
 from drivestack.datasets.kitti.label_file import ObjectLabels
 from drivestack.eval.frame_overlaps import FrameOverlaps, frame_overlaps
 from drivestack.eval.kitti_object_result import APCurve, ObjectEvalResult
@@ -96,7 +97,7 @@ def _ignore_codes(
     fr: FrameOverlaps, cls: str, difficulty: int, cfg: ObjectEvalConfig
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """The devkit's ``cleanData``: (N_gt,) and (N_det,) codes in {-1, 0, 1}, and n_gt."""
-    box = fr.gt_col("bbox", 4)
+    box = fr.gt_col("bbox")
     height = box[:, 3] - box[:, 1]
     neighbour = NEIGHBOUR.get(cls, "").lower()
     same = fr.gt_type == cls.lower()
@@ -109,7 +110,7 @@ def _ignore_codes(
     ign_gt = np.full(len(same), -1, np.int8)
     ign_gt[near | (same & hard)] = 1
     ign_gt[same & ~hard] = 0
-    dbox = fr.det_col("bbox", 4)
+    dbox = fr.det_col("bbox")
     # The devkit truncates the detection height to int before "< MIN_HEIGHT"; for integer
     # minimum heights that is the same as comparing the float.
     small = np.abs(dbox[:, 1] - dbox[:, 3]) < cfg.min_height[difficulty]
@@ -148,7 +149,7 @@ def _padded(
     min_overlap: float,
     det_score: np.ndarray,
 ) -> _Padded:
-    n = len(fr.gt)
+    n = fr.n_frames
     g_rows, d_rows = np.flatnonzero(ign_gt >= 0), np.flatnonzero(ign_det >= 0)
     ng = np.bincount(fr.gt_frame[g_rows], minlength=n)
     nd = np.bincount(fr.det_frame[d_rows], minlength=n)
@@ -292,8 +293,8 @@ def _evaluated(fr: FrameOverlaps, cls: str, metric: str) -> bool:
     """The devkit evaluates a class/metric only if some detection of it provides the fields."""
     rows = fr.det_type == cls.lower()
     if metric == "bbox":
-        return bool((fr.det_col("bbox", 4)[rows, 0] >= 0).any())
-    dims, loc = fr.det_col("dimensions", 3)[rows], fr.det_col("location", 3)[rows]
+        return bool((fr.det_col("bbox")[rows, 0] >= 0).any())
+    dims, loc = fr.det_col("dimensions")[rows], fr.det_col("location")[rows]
     ground = (loc[:, 0] != -1000) & (loc[:, 2] != -1000) & (dims[:, 1] > 0) & (dims[:, 2] > 0)
     if metric == "bev":
         return bool(ground.any())

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
 from drivestack.datasets.kitti.label_file import (
     LabelFileError,
     ObjectLabels,

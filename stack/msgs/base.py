@@ -75,26 +75,39 @@ class Message:
         if specs is None:
             specs = {
                 f.name: f.metadata["array"]
-                for f in dataclasses.fields(cls)  # type: ignore[arg-type]
+                for f in dataclasses.fields(cls)
                 if "array" in f.metadata
             }
-            cls._specs_cache = specs  # type: ignore[attr-defined]
+            setattr(cls, "_specs_cache", specs)  # noqa: B010 - a per-class cache, set once
         return specs
 
     def validate(self) -> None:
-        """Checks stamp, frame and every array field against its spec.
+        """Checks stamp, frame and every array field against its spec, then :meth:`_check`.
 
         Raises:
             MessageError: naming the message type and the field at fault.
         """
+        stamp, frame = self.stamp_ns, self.frame_id
+        # Fast path for the common case; the slow path below says what is wrong.
+        if type(stamp) is not int or type(frame) is not str or not frame:
+            self._check_header()
+        specs = type(self).__dict__.get("_specs_cache")
+        if specs is None:
+            specs = self.array_specs()
+        if specs:
+            self._check_arrays(specs)
+        self._check()
+
+    def _check_header(self) -> None:
         name = type(self).__name__
-        if type(self.stamp_ns) is not int and (
-            not isinstance(self.stamp_ns, int | np.integer) or isinstance(self.stamp_ns, bool)
-        ):
-            raise MessageError(f"{name}.stamp_ns: expected int nanoseconds, got {self.stamp_ns!r}")
+        stamp = self.stamp_ns
+        if not isinstance(stamp, int | np.integer) or isinstance(stamp, bool):
+            raise MessageError(f"{name}.stamp_ns: expected int nanoseconds, got {stamp!r}")
         if not isinstance(self.frame_id, str) or not self.frame_id:
             raise MessageError(f"{name}.frame_id: expected a non-empty str, got {self.frame_id!r}")
-        specs = type(self).__dict__.get("_specs_cache") or self.array_specs()
+
+    def _check_arrays(self, specs: Mapping[str, ArraySpec]) -> None:
+        name = type(self).__name__
         symbols: dict[str, tuple[int, str]] = {}
         for fname, spec in specs.items():
             value = getattr(self, fname)
@@ -123,7 +136,6 @@ class Message:
                     )
                 else:
                     symbols.setdefault(want, (dim, fname))
-        self._check()
 
     def _check(self) -> None:
         """Extra per-type checks (value ranges); raise :class:`MessageError`."""
@@ -138,7 +150,7 @@ def check_finite(msg: Message, *fields: str) -> None:
     for fname in fields:
         value = getattr(msg, fname)
         if type(value) is float:
-            ok = math.isfinite(value)
+            ok = value - value == 0.0  # false for NaN and +-inf (inf - inf is NaN)
         elif _is_array(value):
             ok = bool(np.isfinite(np.asarray(value.cpu() if hasattr(value, "cpu") else value)).all())
         else:

@@ -13,7 +13,6 @@ import dataclasses
 import enum
 import json
 import typing
-from functools import cache
 from typing import Any, get_args, get_origin
 
 import numpy as np
@@ -79,9 +78,14 @@ def decode(schema: str, data: bytes) -> Message:
         raise DecodeError(f"{schema}: {exc}") from exc
 
 
-@cache
+_HINTS: dict[type, dict[str, Any]] = {}  # resolved annotations per message class
+
+
 def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
+    hints = _HINTS.get(cls)
+    if hints is None:
+        hints = _HINTS[cls] = typing.get_type_hints(cls)
+    return hints
 
 
 def _build(cls: type, plain: dict) -> Any:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from drivestack.datasets.convention import (
     box_corners,
     boxes_to_kitti_camera,
+    inverse_3x3,
     invert_transform,
     kitti_alpha,
     kitti_camera_to_boxes,
@@ -100,3 +102,12 @@ def test_project_to_image_inverts_back_projection():
     ray = np.concatenate([uv * depth[:, None], depth[:, None]], axis=1) - projection[:, 3]
     back = ray @ np.linalg.inv(projection[:, :3]).T
     np.testing.assert_allclose(back, points, atol=1e-9)
+
+
+def test_inverse_3x3_matches_numpy_and_rejects_singular():
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        m = rng.normal(size=(3, 3))
+        np.testing.assert_allclose(inverse_3x3(m) @ m, np.eye(3), atol=1e-9)
+    with pytest.raises(ValueError, match="singular"):
+        inverse_3x3(np.array([[1.0, 2, 3], [2, 4, 6], [0, 0, 1]]))

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from drivestack.datasets.convention import (
     box_corners,
     points_in_boxes,

@@ -7,6 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+
 from drivestack.datasets.convention import boxes_to_kitti_camera
 from drivestack.datasets.errors import DataError
 from drivestack.datasets.kitti.calib import read_calib

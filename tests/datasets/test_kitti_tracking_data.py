@@ -111,3 +111,26 @@ def test_object_and_tracking_calibs_of_one_recording_give_identical_transforms(d
             np.testing.assert_array_equal(a.projection, b.projection)
             matched += 1
     assert matched >= 6
+
+
+def test_real_labels_round_trip_through_every_real_calibration_exactly(data_root, tracking_root):
+    """All KITTI object labels, converted with each real calibration and back: 1e-6."""
+    from drivestack.datasets.convention import (
+        boxes_to_kitti_camera,
+        kitti_camera_to_boxes,
+        wrap_angle,
+    )
+    from drivestack.datasets.kitti.label_file import read_object_labels
+
+    parts = [read_object_labels(p) for p in sorted((data_root / "kitti_object" / "label_2").glob("00[01]*.txt"))]
+    location = np.concatenate([p.location[p.has_3d] for p in parts])
+    hwl = np.concatenate([p.dimensions[p.has_3d] for p in parts])
+    ry = np.concatenate([p.rotation_y[p.has_3d] for p in parts])
+    assert len(ry) > 4_000
+    calibs = [read_calib(p) for p in sorted((tracking_root / "calib").glob("*.txt"))]
+    calibs += [read_calib(p) for p in sorted((data_root / "kitti_object" / "calib").glob("*.txt"))]
+    for calib in calibs:
+        boxes = kitti_camera_to_boxes(location, hwl, ry, calib.T_velo_from_camrect)
+        loc2, hwl2, ry2 = boxes_to_kitti_camera(boxes, calib.T_camrect_from_velo)
+        assert np.abs(loc2 - location).max() < 1e-6 and np.abs(hwl2 - hwl).max() < 1e-6
+        assert np.abs(wrap_angle(ry2 - ry)).max() < 1e-6

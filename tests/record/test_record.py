@@ -200,7 +200,10 @@ def test_sigint_during_realtime_playback_closes_the_recording(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "drivestack.cli.main", "play", str(tmp_path / "a.mcap"),
                              "--rate", "1", "--record", str(out), "-q"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    time.sleep(3.0)
+    deadline = time.monotonic() + 120  # start-up is slow on a loaded machine: wait for the run
+    while not (out.exists() and out.stat().st_size > 0) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(2.0)  # about 2 s of the 10 s recording played
     proc.send_signal(signal.SIGINT)
     proc.communicate(timeout=30)
     rec = Recording(out)
