@@ -29,8 +29,9 @@ def register(commands: Any, bench: Any) -> None:
         "--dataset",
         type=Path,
         required=True,
-        help="KITTI object root (calib/, velodyne/, image_2/)",
+        help="KITTI object root (calib/, velodyne/, image_2/) or nuScenes root (v1.0-*/)",
     )
+    p.add_argument("--scene", default="scene-0916", help="nuScenes scene")
     p.add_argument("--out", type=Path, required=True, help="writes OUT/{camera,lidar,fused}/data")
     p.add_argument("--viz", action="store_true", help="also OUT/viz/<frame>.png")
     p.add_argument("--device", default="cpu")
@@ -41,6 +42,10 @@ def register(commands: Any, bench: Any) -> None:
     p.add_argument("--repeat", type=int, default=3, help="passes over the frames")
     p.add_argument("--device", default="cpu")
     p.set_defaults(func=_bench)
+
+    from drivestack.perception.pointpillars_train import register_train
+
+    register_train(commands)
 
 
 def _fetch_weights(args: argparse.Namespace) -> int:
@@ -55,8 +60,8 @@ def _fetch_weights(args: argparse.Namespace) -> int:
     return 0
 
 
-def _detector(device: str) -> Any:
-    from drivestack.msgs import Image
+def _perceiver(device: str) -> tuple[Any, list[dict[str, float]]]:
+    """perceive() with loaded weights, and the list its per-tick timings are appended to."""
     from drivestack.perception.perceive import PerceptionConfig, perceive
     from drivestack.perception.tfjs_import import load_nanodet
     from drivestack.perception.weights import nanodet_json
@@ -65,17 +70,24 @@ def _detector(device: str) -> Any:
     cfg = PerceptionConfig()
     timings: list[dict[str, float]] = []
 
+    def perceiver(images: list, calibs: list, points: np.ndarray, stamp: int) -> Any:
+        result = perceive(model, images, calibs, points, stamp, cfg, device)
+        timings.append(result.timing)
+        return result
+
+    return perceiver, timings
+
+
+def _detector(device: str) -> tuple[Any, list[dict[str, float]]]:
+    """The one-camera KITTI adapter of :func:`_perceiver`."""
+    from drivestack.msgs import Image
+
+    perceiver, timings = _perceiver(device)
+
     def detector(image: np.ndarray, points: np.ndarray, cam: Any, stamp: int) -> Any:
-        r = perceive(
-            model,
-            [Image(stamp_ns=stamp, frame_id=cam.frame_id, data=image)],
-            [cam],
-            points,
-            stamp,
-            cfg,
-            device,
+        r = perceiver(
+            [Image(stamp_ns=stamp, frame_id=cam.frame_id, data=image)], [cam], points, stamp
         )
-        timings.append(r.timing)
         return r.camera[0], r.lidar, (r.fused, r.fused_camera, r.fused_boxes_2d)
 
     return detector, timings
@@ -83,17 +95,24 @@ def _detector(device: str) -> Any:
 
 def _detect(args: argparse.Namespace) -> int:
     from drivestack.perception.detect_kitti import run_kitti
+    from drivestack.perception.detect_nuscenes import run_nuscenes
     from drivestack.perception.weights import WeightsError
 
+    nuscenes = any(p.name.startswith("v1.0") for p in args.dataset.glob("v*"))
     try:
-        detector, _ = _detector(args.device)
+        if nuscenes:
+            perceiver, _ = _perceiver(args.device)
+            report = run_nuscenes(args.dataset, args.out, perceiver, args.scene, args.viz)
+        else:
+            detector, _ = _detector(args.device)
+            report = run_kitti(args.dataset, args.out, detector, viz=args.viz)
     except WeightsError as err:
         print(f"detect: {err}", file=sys.stderr)
         return 1
-    report = run_kitti(args.dataset, args.out, detector, viz=args.viz)
     print(
         json.dumps(
             {
+                "dataset": "nuscenes" if nuscenes else "kitti_object",
                 "frames": report.frames,
                 "written": report.written,
                 "skipped": report.skipped,
@@ -101,7 +120,7 @@ def _detect(args: argparse.Namespace) -> int:
             }
         )
     )
-    return 0 if report.frames > len(report.skipped) else 1
+    return 0 if report.written["fused"] > 0 else 1
 
 
 def _bench(args: argparse.Namespace) -> int:

@@ -32,7 +32,7 @@ from drivestack.datasets.kitti.calib import read_calib
 from drivestack.datasets.kitti.label_file import format_object_line
 from drivestack.datasets.sensor_files import read_image, read_points_bin
 from drivestack.msgs import CameraCalibration, Detections2D, Detections3D, ObjectClass
-from drivestack.perception.fusion import CalibrationError, CameraView, project_boxes
+from drivestack.perception.fusion import CalibrationError, project_boxes
 
 KITTI_NAMES: dict[int, str] = {
     ObjectClass.CAR: "Car",
@@ -199,7 +199,10 @@ def run_kitti(
         (out / mode / "data").mkdir(parents=True, exist_ok=True)
     if viz:
         (out / "viz").mkdir(parents=True, exist_ok=True)
-    for frame in tqdm(frames or kitti_frames(root), desc="detect", file=sys.stderr):
+    frames = frames or kitti_frames(root)
+    # The frame list, for `drive bench kitti-object --split` (the label folder has them all).
+    (out / "frames.txt").write_text("".join(f + "\n" for f in frames))
+    for frame in tqdm(frames, desc="detect", file=sys.stderr):
         report.frames += 1
         try:
             lines, image, det2d, fused, cam = process_frame(root, frame, detector)
@@ -215,6 +218,3 @@ def run_kitti(
         if viz:
             cv2.imwrite(str(out / "viz" / f"{frame}.png"), draw(image, det2d, fused, cam))
     return report
-
-
-__all__ = ["CameraView", "Detector", "RunReport", "kitti_frames", "run_kitti"]
