@@ -25,13 +25,12 @@ import numpy as np
 from drivestack.datasets.convention import box_corners, project_to_image, transform_points
 from drivestack.msgs import CameraCalibration, Detections2D, Detections3D, ObjectClass
 from drivestack.perception.lidar_geometric import (
-    SIZE_PRIORS,
     LidarGeometricConfig,
     check_points,
     cluster_bev,
-    complete_box,
     fit_ground,
     fit_l_shape,
+    object_box,
     obstacle_mask,
 )
 
@@ -118,19 +117,6 @@ def _iou_2d(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return inter / np.maximum(area_a[:, None] + area_b[None] - inter, 1e-9)
 
 
-def frustum_box(pts: np.ndarray, cls: ObjectClass, angle_step: float) -> np.ndarray:
-    """(n, 3) object points [m] (ego, with ground removed) -> (7,) box completed to the prior."""
-    prior_cls = PRIOR_OF.get(cls, cls)
-    centre, length, width, yaw = fit_l_shape(pts[:, :2], angle_step)
-    if prior_cls in (ObjectClass.PEDESTRIAN,):  # too few faces for an L: centre + prior
-        centre = np.median(pts[:, :2], axis=0)
-    centre, length, width, yaw = complete_box(centre, length, width, yaw, prior_cls)
-    top = float(pts[:, 2].max())
-    prior_h = SIZE_PRIORS[prior_cls][0][2] if prior_cls in SIZE_PRIORS else top - pts[:, 2].min()
-    height = max(float(prior_h), top - float(pts[:, 2].min()))
-    return np.array([centre[0], centre[1], top - height / 2, length, width, height, yaw])
-
-
 def fuse(
     points: np.ndarray,
     views: list[CameraView],
@@ -160,8 +146,8 @@ def fuse(
     """
     xyz = check_points(points, source)
     ground = fit_ground(xyz, lidar_cfg)
-    mask, _ = obstacle_mask(xyz, ground, lidar_cfg)
-    obs = xyz[mask]  # (M, 3)
+    mask, height = obstacle_mask(xyz, ground, lidar_cfg)
+    obs, obs_h = xyz[mask], height[mask]  # (M, 3), (M,) [m] above the local ground
     labels = cluster_bev(obs[:, :2], lidar_cfg.cell)  # (M,)
     l_boxes = np.asarray(lidar.boxes, np.float64).reshape(-1, 7)
     l_scores = np.asarray(lidar.scores, np.float64).copy()
@@ -203,7 +189,9 @@ def fuse(
             obj = in_box & (labels == lab[np.argmax(cnt)])
             if obj.sum() < cfg.min_frustum_points:
                 continue
-            box = frustum_box(obs[obj], cls, lidar_cfg.angle_step)
+            prior_cls = PRIOR_OF.get(cls, cls)
+            fit = fit_l_shape(obs[obj][:, :2], lidar_cfg.angle_step)
+            box = object_box(obs[obj], obs_h[obj], prior_cls, fit)
             s_cam = float(det.scores[i])
             fam = FAMILY[cls]
             dist = np.hypot(*(l_boxes[:, :2] - box[:2]).T) if len(l_boxes) else np.zeros(0)

@@ -40,6 +40,9 @@ SIZE_PRIORS: dict[ObjectClass, tuple[Size, Size, Size]] = {
 }
 
 
+SNAP = 1.5  # observed extents below SNAP x the prior are set to the prior (see complete_box)
+
+
 @dataclass(frozen=True)
 class LidarGeometricConfig:
     """Settings of the geometric detector (KITTI-like 64-beam scans, ego frame)."""
@@ -58,7 +61,7 @@ class LidarGeometricConfig:
     min_points: int = 8  # fewer points: not an object
     max_extent: float = 8.0  # [m] clusters longer than this (walls, hedges) are dropped
     min_height: float = 0.5  # [m] clusters lower than this (kerbs, bushes) are dropped
-    angle_step: float = np.deg2rad(3.0)  # [rad] L-shape search resolution over [0, pi/2)
+    angle_step: float = np.deg2rad(2.0)  # [rad] L-shape search resolution over [0, pi/2)
     min_score: float = 0.05
     seed: int = 0  # RANSAC subsample and hypotheses
 
@@ -194,12 +197,16 @@ def cluster_bev(xy: np.ndarray, cell: float) -> np.ndarray:
     return labels[ij[:, 0], ij[:, 1]].astype(np.int64) - 1
 
 
-def fit_l_shape(xy: np.ndarray, angle_step: float) -> tuple[np.ndarray, float, float, float]:
+def fit_l_shape(
+    xy: np.ndarray, angle_step: float, floor: float = 0.1
+) -> tuple[np.ndarray, float, float, float]:
     """Oriented rectangle around BEV points by the L-shape closeness criterion.
 
     Args:
         xy: (N, 2) [m] points of one object.
         angle_step: [rad] search resolution over [0, pi/2).
+        floor: [m] distances below this count as this (Zhang et al. use 0.01; 0.1 keeps a
+            curved bumper's spread from pulling the fit away from the car's axes).
 
     Returns:
         (centre (2,) [m], length [m] (the longer side), width [m], yaw [rad] of the long side).
@@ -210,10 +217,11 @@ def fit_l_shape(xy: np.ndarray, angle_step: float) -> tuple[np.ndarray, float, f
     c1, c2 = xy @ e1.T, xy @ e2.T  # (N, A) each
     d1 = np.minimum(c1.max(0) - c1, c1 - c1.min(0))  # (N, A) distance to nearer edge
     d2 = np.minimum(c2.max(0) - c2, c2 - c2.min(0))
-    closeness = (1.0 / np.maximum(np.minimum(d1, d2), 0.01)).sum(axis=0)  # (A,)
+    closeness = (1.0 / np.maximum(np.minimum(d1, d2), floor)).sum(axis=0)  # (A,)
     best = int(np.argmax(closeness))
-    lo1, hi1 = c1[:, best].min(), c1[:, best].max()
-    lo2, hi2 = c2[:, best].min(), c2[:, best].max()
+    # Extents from the 1st..99th percentile: single mirror/ghost returns do not widen the box.
+    lo1, hi1 = np.percentile(c1[:, best], [1, 99])
+    lo2, hi2 = np.percentile(c2[:, best], [1, 99])
     centre = e1[best] * (lo1 + hi1) / 2 + e2[best] * (lo2 + hi2) / 2
     ext1, ext2, yaw = hi1 - lo1, hi2 - lo2, float(angles[best])
     if ext2 > ext1:
@@ -240,10 +248,13 @@ def classify(extent: np.ndarray) -> tuple[ObjectClass, float]:
 def complete_box(
     centre: np.ndarray, length: float, width: float, yaw: float, cls: ObjectClass
 ) -> tuple[np.ndarray, float, float, float]:
-    """Grows a partly seen box to the class prior, away from the sensor at the origin.
+    """Sets a box's extents to the class prior, keeping the faces nearest to the sensor.
 
-    When both observed extents fit the prior width (one face seen, e.g. a car's rear), the
-    length axis is taken along the viewing ray: the face seen end-on is the short one.
+    The near faces are what the LiDAR measured; the far extent of a partly seen object is a
+    guess and clutter inflates it, so a car's extents up to ``SNAP`` times the prior become the
+    prior (the centre moves along the axis, away from or towards the sensor); larger ones (a
+    van, a truck) are kept. Pedestrians and cyclists are only grown. When both observed extents fit the prior width (one face seen, e.g. a
+    car's rear), the length axis is taken along the viewing ray.
 
     Returns:
         (centre (2,) [m], length [m], width [m], yaw [rad]).
@@ -258,11 +269,43 @@ def complete_box(
     out = centre.copy()
     new = []
     for axis, have, want in zip(axes, (length, width), (prior_l, prior_w), strict=True):
-        grow = max(want - have, 0.0)
+        if cls == ObjectClass.CAR:
+            grow = want - have if have < SNAP * want else 0.0
+        else:  # people: a stride or a bag is real extent, only grow
+            grow = max(want - have, 0.0)
         away = np.sign(float(axis @ centre)) or 1.0  # the far side is away from the sensor
         out = out + axis * away * grow / 2
         new.append(have + grow)
     return out, new[0], new[1], float((yaw + np.pi) % (2 * np.pi) - np.pi)
+
+
+def object_box(
+    pts: np.ndarray,
+    heights: np.ndarray,
+    cls: ObjectClass,
+    fit: tuple[np.ndarray, float, float, float],
+) -> np.ndarray:
+    """Box of one object's points, completed to its class prior.
+
+    Args:
+        pts: (n, 3) [m] obstacle points of the object, ego frame.
+        heights: (n,) [m] their heights above the local ground.
+        cls: class deciding the prior.
+        fit: :func:`fit_l_shape` of the points.
+
+    Returns:
+        (7,) float64 box; bottom on the local ground, top at the highest point or at the
+        prior height when the points reach less than 80 % of it (occluded or sparse top).
+    """
+    centre, length, width, yaw = fit
+    if cls == ObjectClass.PEDESTRIAN:  # too few faces for an L: centre of the points
+        centre = np.median(pts[:, :2], axis=0)
+    centre, length, width, yaw = complete_box(centre, length, width, yaw, cls)
+    ground_z = float(np.median(pts[:, 2] - heights))
+    top = float(heights.max())
+    prior_h = SIZE_PRIORS[cls][0][2] if cls in SIZE_PRIORS else top
+    height = top if top >= 0.8 * prior_h else prior_h
+    return np.array([centre[0], centre[1], ground_z + height / 2, length, width, height, yaw])
 
 
 def detect_points(
@@ -302,23 +345,20 @@ def detect_points(
     for k in np.flatnonzero(plausible):
         pts = obs[starts[k] : starts[k] + counts[k]]  # (n, 3)
         height = float(heights[k])
-        centre, length, width, yaw = fit_l_shape(pts[:, :2], cfg.angle_step)
-        height = float(heights[k])
-        cls, likelihood = classify(np.array([length, width, height]))
+        pts_h = obs_h[starts[k] : starts[k] + counts[k]]  # (n,)
+        fit = fit_l_shape(pts[:, :2], cfg.angle_step)
+        cls, likelihood = classify(np.array([fit[1], fit[2], height]))
         if cls == ObjectClass.UNKNOWN:
             continue
-        centre, length, width, yaw = complete_box(centre, length, width, yaw, cls)
-        dist = float(np.hypot(*centre))
+        box = object_box(pts, pts_h, cls, fit)
+        dist = float(np.hypot(box[0], box[1]))
         # 64-beam density: a car at 20 m returns roughly 200+ points; fewer -> less certain.
-        expected = 4000.0 * length * height / max(dist, 1.0) ** 2
+        expected = 4000.0 * box[3] * box[5] / max(dist, 1.0) ** 2
         density = min(1.0, len(pts) / max(expected, 1.0))
         score = likelihood * (0.5 + 0.5 * density)
         if score < cfg.min_score:
             continue
-        bottom = float(pts[:, 2].min())  # lowest obstacle point is near the local ground
-        bottom -= cfg.ground_tolerance
-        height = max(height, float(pts[:, 2].max()) - bottom)
-        boxes.append([centre[0], centre[1], bottom + height / 2, length, width, height, yaw])
+        boxes.append(box)
         scores.append(score)
         classes.append(int(cls))
     return (
