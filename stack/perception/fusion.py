@@ -25,6 +25,7 @@ import numpy as np
 from drivestack.datasets.convention import box_corners, project_to_image, transform_points
 from drivestack.msgs import CameraCalibration, Detections2D, Detections3D, ObjectClass
 from drivestack.perception.lidar_geometric import (
+    SIZE_PRIORS,
     LidarGeometricConfig,
     check_points,
     cluster_bev,
@@ -64,6 +65,8 @@ class FusionConfig:
 
     shrink: float = 0.1  # fraction of the 2D box trimmed on each side (background bleed)
     min_frustum_points: int = 5  # fewer obstacle points in the frustum: no 3D box
+    share: float = 0.3  # least fraction of the frustum's biggest cluster a candidate must have
+    max_size_ratio: float = 2.5  # object longer than this x its class prior: not the object
     max_depth: float = 80.0  # [m] frustum points farther than this are ignored
     match_distance: tuple[float, float, float] = (2.5, 1.0, 1.5)  # [m] car, person, cyclist
     match_image_iou: float = 0.3  # IoU of the projected LiDAR box with the 2D box
@@ -185,12 +188,21 @@ def fuse(
             )
             if in_box.sum() < cfg.min_frustum_points:
                 continue
-            lab, cnt = np.unique(labels[in_box], return_counts=True)
-            obj = in_box & (labels == lab[np.argmax(cnt)])
-            if obj.sum() < cfg.min_frustum_points:
-                continue
+            # The object occludes what is behind it: the nearest cluster holding a good share
+            # of the frustum's points, not the largest (often the wall behind a pedestrian).
+            lab, inverse, cnt = np.unique(labels[in_box], return_inverse=True, return_counts=True)
+            rng = np.hypot(obs[in_box, 0], obs[in_box, 1])
+            med = np.array([np.median(rng[inverse == k]) for k in range(len(lab))])
+            big = np.flatnonzero(cnt >= max(cfg.min_frustum_points, cfg.share * cnt.max()))
+            if len(big) == 0:
+                continue  # points scattered over many small clusters: no object to box
+            obj = in_box & (labels == lab[big[np.argmin(med[big])]])
             prior_cls = PRIOR_OF.get(cls, cls)
             fit = fit_l_shape(obs[obj][:, :2], lidar_cfg.angle_step)
+            if prior_cls in SIZE_PRIORS and (
+                fit[1] > cfg.max_size_ratio * SIZE_PRIORS[prior_cls][0][0]
+            ):
+                continue  # the frustum holds a wall or a hedge, not this object
             box = object_box(obs[obj], obs_h[obj], prior_cls, fit)
             s_cam = float(det.scores[i])
             fam = FAMILY[cls]
