@@ -218,6 +218,12 @@ def register_train(commands: Any) -> None:
     )
     q.add_argument("--device", default="cpu")
     q.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="torch CPU threads (0: torch's default; 1 is fastest on a busy machine)",
+    )
+    q.add_argument(
         "--eval",
         action="store_true",
         help="score the trained model on the training frames (overfit check)",
@@ -226,6 +232,8 @@ def register_train(commands: Any) -> None:
 
 
 def _train_cmd(args: argparse.Namespace) -> int:
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
     samples = load_samples(args.dataset)
     model, history = train(
         samples, PRESETS[args.preset], TrainConfig(steps=args.steps), args.device

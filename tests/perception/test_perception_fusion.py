@@ -97,6 +97,26 @@ def test_matched_detection_combines_scores_and_unconfirmed_lidar_in_view_is_down
     assert by_x[-15] == (pytest.approx(0.5), -1)
 
 
+def test_frustum_of_scattered_points_gives_no_3d_box_and_no_error() -> None:
+    """Frustum points spread over clusters too small to be an object: the camera detection
+    gets no 3D box (it is not invented), the rest of the frame is still fused."""
+    cam = front_camera()
+    rng = np.random.default_rng(4)
+    ground = flat_ground(rng, slope=0.0)
+    specks = np.c_[rng.uniform(20, 21, 12), np.linspace(-3, 3, 12), np.full(12, -1.0)]
+    pts = np.concatenate([ground, specks])
+    pts = np.c_[pts, np.zeros(len(pts))].astype(np.float32)
+    box2d, _ = project_boxes(np.array([[20.5, 0.0, -1.0, 1.0, 6.5, 1.0, 0.0]]), cam)
+    fused, _, _ = fuse(
+        pts,
+        [CameraView(_dets2d(box2d.tolist(), [ObjectClass.CAR], [0.9]), cam)],
+        _lidar([], [], []),
+        FusionConfig(),
+        LidarGeometricConfig(),
+    )
+    assert len(fused.boxes) == 0
+
+
 def test_calibration_projecting_nothing_raises() -> None:
     cam = front_camera(yaw=np.pi)  # looks backwards at a scan with points only ... everywhere
     pts = _scene()
