@@ -141,33 +141,36 @@ def _resize(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return F.interpolate(x, size=like.shape[-2:], mode="bilinear", align_corners=False)
 
 
-def decode_level(
-    reg: torch.Tensor, height: int, width: int, stride: int, centre_offset: float = 0.5
+def decode_cells(
+    reg: torch.Tensor, cells: torch.Tensor, width: int, stride: int, centre_offset: float = 0.5
 ) -> torch.Tensor:
-    """Turns GFL distance-bin logits of one level into boxes.
+    """Turns GFL distance-bin logits of chosen cells into boxes.
 
     Args:
-        reg: (B, N, 4 * bins) logits, N = height * width cells row-major.
-        height: cells per column of this level.
-        width: cells per row of this level.
+        reg: (K, 4 * bins) logits of K cells.
+        cells: (K,) int64 row-major cell index of each (y * width + x).
+        width: cells per row of the level.
         stride: [px] cell size.
         centre_offset: cell centre in cells (0.5: the middle of the cell).
 
     Returns:
-        (B, N, 4) boxes x1, y1, x2, y2 in [px] of the network input.
+        (K, 4) boxes x1, y1, x2, y2 in [px] of the network input.
     """
-    b, n, _ = reg.shape
-    bins = reg.shape[2] // 4
-    prob = reg.reshape(b, n, 4, bins).softmax(dim=3)  # (B, N, 4, bins)
+    k = reg.shape[0]
+    bins = reg.shape[1] // 4
+    prob = reg.reshape(k, 4, bins).softmax(dim=2)  # (K, 4, bins)
     values = torch.arange(bins, dtype=reg.dtype, device=reg.device)  # (bins,)
-    dist = (prob * values).sum(dim=3) * stride  # (B, N, 4) [px] left, top, right, bottom
-    ys, xs = torch.meshgrid(
-        torch.arange(height, device=reg.device, dtype=reg.dtype),
-        torch.arange(width, device=reg.device, dtype=reg.dtype),
-        indexing="ij",
-    )
-    cx = ((xs.reshape(-1) + centre_offset) * stride)[None]  # (1, N)
-    cy = ((ys.reshape(-1) + centre_offset) * stride)[None]  # (1, N)
-    return torch.stack(
-        [cx - dist[..., 0], cy - dist[..., 1], cx + dist[..., 2], cy + dist[..., 3]], dim=2
-    )  # (B, N, 4)
+    dist = (prob * values).sum(dim=2) * stride  # (K, 4) [px] left, top, right, bottom
+    cx = ((cells % width).to(reg.dtype) + centre_offset) * stride  # (K,)
+    cy = ((cells // width).to(reg.dtype) + centre_offset) * stride  # (K,)
+    return torch.stack([cx - dist[:, 0], cy - dist[:, 1], cx + dist[:, 2], cy + dist[:, 3]], 1)
+
+
+def decode_level(
+    reg: torch.Tensor, height: int, width: int, stride: int, centre_offset: float = 0.5
+) -> torch.Tensor:
+    """:func:`decode_cells` for every cell of a level: (B, N, 4 * bins) -> (B, N, 4) [px]."""
+    b, n, _ = reg.shape
+    cells = torch.arange(n, device=reg.device).repeat(b)  # (B*N,)
+    boxes = decode_cells(reg.reshape(b * n, -1), cells, width, stride, centre_offset)
+    return boxes.reshape(b, n, 4)
