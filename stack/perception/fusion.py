@@ -27,12 +27,10 @@ from drivestack.msgs import CameraCalibration, Detections2D, Detections3D, Objec
 from drivestack.perception.lidar_geometric import (
     SIZE_PRIORS,
     LidarGeometricConfig,
-    check_points,
-    cluster_bev,
-    fit_ground,
+    Scan,
     fit_l_shape,
     object_box,
-    obstacle_mask,
+    prepare_scan,
 )
 
 # Classes whose boxes are interchangeable when a camera and the LiDAR disagree slightly.
@@ -127,6 +125,7 @@ def fuse(
     cfg: FusionConfig,
     lidar_cfg: LidarGeometricConfig,
     source: str = "scan",
+    scan: Scan | None = None,
 ) -> tuple[Detections3D, np.ndarray, np.ndarray]:
     """Fuses camera detections of several cameras with a scan and its LiDAR detections.
 
@@ -138,6 +137,8 @@ def fuse(
         cfg: fusion settings.
         lidar_cfg: ground/cluster settings shared with the geometric detector.
         source: name for error messages.
+        scan: ``points`` already prepared by the LiDAR detector (saves the ground fit and
+            clustering); None prepares it here.
 
     Returns:
         (fused detections in the ego frame, camera index (K,) int32 of the camera each box
@@ -147,11 +148,8 @@ def fuse(
     Raises:
         PointCloudError: bad scan. CalibrationError: a camera sees none of the scan's points.
     """
-    xyz = check_points(points, source)
-    ground = fit_ground(xyz, lidar_cfg)
-    mask, height = obstacle_mask(xyz, ground, lidar_cfg)
-    obs, obs_h = xyz[mask], height[mask]  # (M, 3), (M,) [m] above the local ground
-    labels = cluster_bev(obs[:, :2], lidar_cfg.cell)  # (M,)
+    scan = scan if scan is not None else prepare_scan(points, lidar_cfg, source)
+    xyz, obs, obs_h, labels = scan.xyz, scan.obstacles, scan.heights, scan.labels
     l_boxes = np.asarray(lidar.boxes, np.float64).reshape(-1, 7)
     l_scores = np.asarray(lidar.scores, np.float64).copy()
     l_cls = np.asarray(lidar.class_ids)

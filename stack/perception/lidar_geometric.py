@@ -308,10 +308,44 @@ def object_box(
     return np.array([centre[0], centre[1], ground_z + height / 2, length, width, height, yaw])
 
 
+@dataclass(frozen=True)
+class Scan:
+    """A checked scan with its ground and obstacle clusters, shared by detector and fusion.
+
+    Attributes:
+        xyz: (N, 3) float64 [m] all points, ego frame.
+        ground: the fitted plane.
+        obstacles: (M, 3) float64 [m] obstacle points, grouped by cluster (sorted by label).
+        heights: (M,) [m] their heights above the local ground.
+        labels: (M,) int64 BEV cluster id, non-decreasing.
+    """
+
+    xyz: np.ndarray
+    ground: Ground
+    obstacles: np.ndarray
+    heights: np.ndarray
+    labels: np.ndarray
+
+
+def prepare_scan(points: np.ndarray, cfg: LidarGeometricConfig, source: str = "scan") -> Scan:
+    """Checks a scan, fits the ground, keeps obstacles and clusters them (sorted by cluster).
+
+    Raises:
+        PointCloudError: empty scan, NaN/inf points, no ground plane.
+    """
+    xyz = check_points(points, source)
+    ground = fit_ground(xyz, cfg)
+    keep, h = obstacle_mask(xyz, ground, cfg)  # (N,), (N,) [m]
+    obs, obs_h = xyz[keep], h[keep]  # (M, 3), (M,)
+    labels = cluster_bev(obs[:, :2], cfg.cell)
+    order = np.argsort(labels, kind="stable")
+    return Scan(xyz, ground, obs[order], obs_h[order], labels[order])
+
+
 def detect_points(
     points: np.ndarray, cfg: LidarGeometricConfig, source: str = "scan"
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Detects objects in one scan.
+    """Detects objects in one scan: :func:`detect_scan` of :func:`prepare_scan`.
 
     Args:
         points: (N, >=3) [m] x, y, z in the ego frame (sensor near the origin).
@@ -324,13 +358,12 @@ def detect_points(
     Raises:
         PointCloudError: empty scan, NaN/inf points, no ground plane.
     """
-    xyz = check_points(points, source)
-    ground = fit_ground(xyz, cfg)
-    keep, h = obstacle_mask(xyz, ground, cfg)  # (N,), (N,) [m]
-    obs, obs_h = xyz[keep], h[keep]  # (M, 3), (M,)
-    labels = cluster_bev(obs[:, :2], cfg.cell)
-    order = np.argsort(labels, kind="stable")
-    obs, obs_h, labels = obs[order], obs_h[order], labels[order]  # grouped by cluster
+    return detect_scan(prepare_scan(points, cfg, source), cfg)
+
+
+def detect_scan(scan: Scan, cfg: LidarGeometricConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Boxes, scores and classes of the plausible clusters of a prepared scan."""
+    obs, obs_h, labels = scan.obstacles, scan.heights, scan.labels
     counts = np.bincount(labels, minlength=int(labels.max(initial=-1)) + 1)
     starts = np.r_[0, np.cumsum(counts)[:-1]].astype(np.int64)
     if len(counts) == 0:
