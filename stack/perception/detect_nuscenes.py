@@ -51,7 +51,7 @@ def gt_lines(
     boxes: np.ndarray, classes: np.ndarray, lidar_pts: np.ndarray, cam: CameraCalibration
 ) -> list[str]:
     """KITTI label lines (15 columns) of the annotations visible in ``cam``."""
-    lines = []
+    lines: list[str] = []
     if len(boxes) == 0:
         return lines
     corners = transform_points(cam.extrinsics, box_corners(boxes).reshape(-1, 3))

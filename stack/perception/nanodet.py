@@ -65,7 +65,7 @@ class CspStage(nn.Module):
     def graph_convs(self) -> list[nn.Conv2d]:
         convs = [self.base.conv]
         for conv_in, conv_mid in zip(self.conv_in, self.conv_mid, strict=True):
-            convs += [conv_in.conv, conv_mid.conv]
+            convs += [_conv_of(conv_in), _conv_of(conv_mid)]
         return [*convs, self.conv_out.conv]
 
 
@@ -94,10 +94,11 @@ class NanoDet(nn.Module):
         """Convs in the order of the TF.js graph's ``convolution[_k]`` nodes."""
         convs = [self.stem.conv]
         for stage in self.stages:
+            assert isinstance(stage, CspStage)
             convs += stage.graph_convs()
-        convs += [lat.conv for lat in self.lateral]
+        convs += [_conv_of(lat) for lat in self.lateral]
         for conv, out in zip(self.head_conv, self.head_out, strict=True):
-            convs += [conv.conv, out.conv]
+            convs += [_conv_of(conv), _conv_of(out)]
         return convs
 
     def forward(self, x: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -134,6 +135,12 @@ class NanoDet(nn.Module):
             cls, reg = z.split([self.num_classes, 4 * self.reg_bins], dim=2)
             outs.append((cls.sigmoid(), reg))
         return outs
+
+
+def _conv_of(module: nn.Module) -> nn.Conv2d:
+    """The conv of a :class:`ConvAct` held in a ModuleList (typed as plain Module there)."""
+    assert isinstance(module, ConvAct)
+    return module.conv
 
 
 def _resize(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:

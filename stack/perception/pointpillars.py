@@ -130,7 +130,9 @@ class PointPillars(nn.Module):
         k = len(cfg.classes)
         self.heatmap = nn.Sequential(_conv(3 * u, u), nn.Conv2d(u, k, 1))
         self.regress = nn.Sequential(_conv(3 * u, u), nn.Conv2d(u, 8, 1))  # dx dy z l w h sin cos
-        self.heatmap[-1].bias.data.fill_(-2.19)  # prior probability 0.1 (focal-loss init)
+        last = self.heatmap[-1]
+        assert isinstance(last, nn.Conv2d) and last.bias is not None
+        last.bias.data.fill_(-2.19)  # prior probability 0.1 (focal-loss init)
 
     def forward(self, scans: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """Args: scans, B tensors (N_b, 4). Returns heatmap logits (B, K, H/2, W/2) and
