@@ -12,6 +12,9 @@ from typing import Any
 
 import numpy as np
 
+TRAIN_STEPS = 400  # = pointpillars_train.TrainConfig.steps
+PRESET_NAMES = ("kitti", "small")  # = sorted(pointpillars_train.PRESETS)
+
 
 def register(commands: Any, bench: Any) -> None:
     """Adds the perception commands (see :mod:`drivestack.cli.main`)."""
@@ -43,9 +46,39 @@ def register(commands: Any, bench: Any) -> None:
     p.add_argument("--device", default="cpu")
     p.set_defaults(func=_bench)
 
-    from drivestack.perception.pointpillars_train import register_train
+    p = commands.add_parser("train", help="train a model")
+    sub = p.add_subparsers(dest="model", metavar="MODEL", required=True)
+    q = sub.add_parser("lidar-det", help="PointPillars-class LiDAR detector on KITTI object")
+    q.add_argument("--dataset", type=Path, required=True, help="KITTI object root")
+    q.add_argument("--out", type=Path, required=True, help="checkpoint path (.pt)")
+    # Defaults written out here (pointpillars_train imports torch; the parser must not):
+    # tests/perception check they equal TrainConfig.steps and the PRESETS names.
+    q.add_argument("--steps", type=int, default=TRAIN_STEPS, help="optimiser steps")
+    q.add_argument(
+        "--preset",
+        choices=PRESET_NAMES,
+        default="kitti",
+        help="network size: kitti (GPU, full data) or small (CPU)",
+    )
+    q.add_argument("--device", default="cpu")
+    q.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="torch CPU threads (0: torch's default; 1 is fastest on a busy machine)",
+    )
+    q.add_argument(
+        "--eval",
+        action="store_true",
+        help="score the trained model on the training frames (overfit check)",
+    )
+    q.set_defaults(func=_train)
 
-    register_train(commands)
+
+def _train(args: argparse.Namespace) -> int:
+    from drivestack.perception.pointpillars_train import train_cmd
+
+    return train_cmd(args)
 
 
 def _fetch_weights(args: argparse.Namespace) -> int:

@@ -202,36 +202,8 @@ def evaluate_dir(label_dir: Path, result_dir: Path, frames: list[str]) -> dict[s
     return table
 
 
-def register_train(commands: Any) -> None:
-    """Adds ``drive train lidar-det``."""
-    p = commands.add_parser("train", help="train a model")
-    sub = p.add_subparsers(dest="model", metavar="MODEL", required=True)
-    q = sub.add_parser("lidar-det", help="PointPillars-class LiDAR detector on KITTI object")
-    q.add_argument("--dataset", type=Path, required=True, help="KITTI object root")
-    q.add_argument("--out", type=Path, required=True, help="checkpoint path (.pt)")
-    q.add_argument("--steps", type=int, default=TrainConfig.steps)
-    q.add_argument(
-        "--preset",
-        choices=sorted(PRESETS),
-        default="kitti",
-        help="network size: kitti (GPU, full data) or small (CPU)",
-    )
-    q.add_argument("--device", default="cpu")
-    q.add_argument(
-        "--threads",
-        type=int,
-        default=0,
-        help="torch CPU threads (0: torch's default; 1 is fastest on a busy machine)",
-    )
-    q.add_argument(
-        "--eval",
-        action="store_true",
-        help="score the trained model on the training frames (overfit check)",
-    )
-    q.set_defaults(func=_train_cmd)
-
-
-def _train_cmd(args: argparse.Namespace) -> int:
+def train_cmd(args: argparse.Namespace) -> int:
+    """Handler of ``drive train lidar-det`` (parser in :mod:`drivestack.perception.cli`)."""
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     samples = load_samples(args.dataset)

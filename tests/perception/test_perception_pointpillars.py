@@ -72,6 +72,14 @@ def test_rotated_nms_suppresses_rotated_overlap_but_keeps_neighbours() -> None:
     assert keep.tolist() == [0, 2]
 
 
+def test_cli_defaults_match_the_training_module() -> None:
+    from drivestack.perception import cli
+    from drivestack.perception.pointpillars_train import TrainConfig
+
+    assert cli.TRAIN_STEPS == TrainConfig.steps
+    assert cli.PRESET_NAMES == tuple(sorted(PRESETS))
+
+
 def test_checkpoint_rebuilds_the_same_network(tmp_path: Path) -> None:
     torch.manual_seed(0)
     model = PointPillars(SMALL).eval()
