@@ -159,3 +159,34 @@ class _Subset(Log):
     def __getitem__(self, index: int) -> Frame:
         """Inherited, see base class."""
         return self.log[self.indices[index]]
+
+
+def plot_bench(result: dict[str, Any], path: Path) -> Path:
+    """Bar chart of the frames/s of each workload and reader, written as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys = (
+        ("plain_fps", "plain loop"),
+        ("log_fps", "Log, read-ahead"),
+        ("log_no_read_ahead_fps", "Log, no read-ahead"),
+        ("replay_with_consumer_fps", "replay+consumer, read-ahead"),
+        ("replay_with_consumer_no_read_ahead_fps", "replay+consumer, no read-ahead"),
+    )
+    workloads = [w for w in ("kitti_object", "nuscenes") if w in result]
+    fig, ax = plt.subplots(figsize=(7.5, 3.8))
+    width = 0.8 / len(keys)
+    for k, (key, label) in enumerate(keys):
+        xs = [i + (k - (len(keys) - 1) / 2) * width for i in range(len(workloads))]
+        ax.bar(xs, [result[w][key] for w in workloads], width, label=label)
+    ax.set_xticks(range(len(workloads)), workloads)
+    ax.set_ylabel("frames/s")
+    ax.set_title("drive bench datasets (same run; compare ratios)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

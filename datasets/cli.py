@@ -65,6 +65,7 @@ def register(commands: Any, bench: Any) -> None:
     parser.add_argument("--frames", type=int, default=None, help="at most this many frames per workload")
     parser.add_argument("--scene", default="scene-0916", help="nuScenes scene")
     parser.add_argument("--placeholders", action="store_true", help="allow the nuScenes missing-table work-around")
+    parser.add_argument("--plot", type=Path, default=None, help="also write a bar chart PNG here")
     parser.set_defaults(func=run_bench)
 
 
@@ -123,7 +124,7 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def run_bench(args: argparse.Namespace) -> int:
-    from drivestack.datasets.bench import bench_kitti_object, bench_nuscenes
+    from drivestack.datasets.bench import bench_kitti_object, bench_nuscenes, plot_bench
 
     root = args.data or default_data_root()
     if not root.is_dir():
@@ -141,4 +142,6 @@ def run_bench(args: argparse.Namespace) -> int:
         print(f"drive bench datasets: {err}", file=sys.stderr)
         return 1
     print(json.dumps(result))
+    if args.plot is not None:
+        print(f"wrote {plot_bench(result, args.plot)}", file=sys.stderr)
     return 0

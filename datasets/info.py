@@ -31,7 +31,7 @@ def detect_kind(path: Path) -> str | None:
     if find_versions(path):
         return "nuscenes"
     calib = path / "calib"
-    if calib.is_dir() and (path / "oxts").is_dir() or (path / "label_02").is_dir():
+    if (calib.is_dir() and (path / "oxts").is_dir()) or (path / "label_02").is_dir():
         return "kitti_tracking"
     if any((path / sub).is_dir() for sub in ("label_2", "velodyne", "image_2")) or calib.is_dir():
         return "kitti_object"

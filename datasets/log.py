@@ -143,14 +143,11 @@ class Log(ABC):
                 raise KeyError(
                     f"log {self.name!r}: no stream(s) {unknown} (has: {', '.join(available)})"
                 )
+        # Checked above, before the generator starts: bad arguments fail at the call.
         load = _FrameLoader(self, streams, on_error, skipped)
         if read_ahead <= 0:
-            for index in range(len(self)):
-                item = load(index)
-                if item is not None:
-                    yield item
-            return
-        yield from _read_ahead(load, len(self), read_ahead)
+            return _in_caller(load, len(self))
+        return _read_ahead(load, len(self), read_ahead)
 
 
 class _FrameLoader:
@@ -177,6 +174,15 @@ class _FrameLoader:
             if self.skipped is not None:
                 self.skipped.append(SkippedFrame(index, frame.stamp_ns, str(err)))
             return None
+
+
+def _in_caller(
+    load: Callable[[int], tuple[Frame, dict[str, Message]] | None], count: int
+) -> Iterator[tuple[Frame, dict[str, Message]]]:
+    for index in range(count):
+        item = load(index)
+        if item is not None:
+            yield item
 
 
 _END = object()

@@ -163,10 +163,6 @@ def _slow_check(
     """Line-by-line checks; raises LabelFileError naming the first bad line."""
     lead = 2 if tracking else 0
     base = TRACKING_COLUMNS if tracking else OBJECT_COLUMNS
-    rows_num: list[list[float]] = []
-    types: list[str] = []
-    line_nos: list[int] = []
-    ids: list[tuple[int, int]] = []
     seen_cols: int | None = None
     for line_no, raw in enumerate(lines, start=1):
         toks = raw.split()
@@ -183,13 +179,9 @@ def _slow_check(
             raise _err(path, line_no, f"{n} columns but earlier lines have {seen_cols}")
         seen_cols = n
         if tracking:
-            ids.append(
-                (
-                    _integer(toks[0], path, line_no, "frame"),
-                    _integer(toks[1], path, line_no, "track_id"),
-                )
-            )
-            if ids[-1][0] < 0:
+            frame = _integer(toks[0], path, line_no, "frame")
+            _integer(toks[1], path, line_no, "track_id")
+            if frame < 0:
                 raise _err(path, line_no, f"negative frame {toks[0]!r}")
         name = toks[lead]
         if name not in known_types:
@@ -204,9 +196,6 @@ def _slow_check(
         dims = vals[7:10]
         if name != "DontCare" and min(dims) < 0 and dims != [-1.0, -1.0, -1.0]:
             raise _err(path, line_no, f"negative 3D size h,w,l = {dims}")
-        types.append(name)
-        rows_num.append(vals)
-        line_nos.append(line_no)
 
 
 def _fast_rows(

@@ -30,7 +30,6 @@ from typing import Any
 
 import numpy as np
 from nuscenes.nuscenes import NuScenes
-from pyquaternion import Quaternion
 
 from drivestack.datasets.convention import (
     invert_transform,
@@ -54,9 +53,24 @@ def camera_stream(channel: str) -> str:
     return channel.removeprefix("CAM_").lower()
 
 
+def quaternion_matrices(quaternions: np.ndarray) -> np.ndarray:
+    """(N, 3, 3) rotation matrices of (N, 4) quaternions (w, x, y, z), normalised first."""
+    q = quaternions / np.linalg.norm(quaternions, axis=1, keepdims=True)
+    w, x, y, z = q.T
+    return np.stack(
+        [
+            np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], axis=-1),
+            np.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], axis=-1),
+            np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], axis=-1),
+        ],
+        axis=-2,
+    )  # (N, 3, 3)
+
+
 def pose_matrix(record: dict[str, Any]) -> np.ndarray:
     """(4, 4) from a nuScenes record's ``translation`` and ``rotation`` (w, x, y, z)."""
-    return make_transform(Quaternion(record["rotation"]).rotation_matrix, record["translation"])
+    rotation = quaternion_matrices(np.array([record["rotation"]], dtype=np.float64))[0]
+    return make_transform(rotation, record["translation"])
 
 
 @dataclass(frozen=True)
@@ -77,6 +91,7 @@ class NuScenesConfig:
 
 
 def resolve_version(dataroot: Path, version: str | None) -> str:
+    """``version``, or the only version folder under ``dataroot`` (DataError if not exactly one)."""
     if version is not None:
         return version
     versions = find_versions(dataroot)
@@ -254,8 +269,9 @@ class NuScenesLog(Log):
 
     def _load_lidar(self, sd: dict[str, Any], stamp_ns: int) -> Message:
         points = read_points_bin(self._file(sd), 5)  # (N, 5) x, y, z, intensity, ring
-        xyz = transform_points(self._sensor_to_ego(sd), points[:, :3])  # (N, 3) ego
-        return point_cloud(np.concatenate([xyz.astype(np.float32), points[:, 3:4]], axis=1), stamp_ns)
+        ego_from_lidar = self._sensor_to_ego(sd).astype(np.float32)  # float32: mm-exact at 100 m
+        xyz = points[:, :3] @ ego_from_lidar[:3, :3].T + ego_from_lidar[:3, 3]  # (N, 3) ego
+        return point_cloud(np.concatenate([xyz, points[:, 3:4]], axis=1), stamp_ns)
 
     def _load_calib(self, cam_sd: dict[str, Any], index: int) -> Message:
         sensor = self.nusc.get("calibrated_sensor", cam_sd["calibrated_sensor_token"])
@@ -280,14 +296,16 @@ class NuScenesLog(Log):
         tokens = self.nusc.get("sample", sd["sample_token"])["anns"]
         anns = [self.nusc.get("sample_annotation", t) for t in tokens]
         ego_from_world = invert_transform(self._poses[index])
-        boxes = np.zeros((len(anns), 7))
-        velocities = np.zeros((len(anns), 3))
-        for k, ann in enumerate(anns):
-            box_pose = ego_from_world @ pose_matrix(ann)  # (4, 4) box -> ego
-            width, length, height = ann["size"]
-            yaw = np.arctan2(box_pose[1, 0], box_pose[0, 0])
-            boxes[k] = [*box_pose[:3, 3], length, width, height, wrap_angle(yaw)]
-            velocities[k] = ego_from_world[:3, :3] @ self.nusc.box_velocity(ann["token"])
+        rot = ego_from_world[:3, :3]  # (3, 3)
+        centres = np.array([a["translation"] for a in anns], dtype=np.float64).reshape(-1, 3)
+        box_rot = rot @ quaternion_matrices(np.array([a["rotation"] for a in anns]).reshape(-1, 4))
+        wlh = np.array([a["size"] for a in anns], dtype=np.float64).reshape(-1, 3)
+        yaw = wrap_angle(np.arctan2(box_rot[:, 1, 0], box_rot[:, 0, 0]))  # (N,) box x-axis heading
+        boxes = np.concatenate(
+            [transform_points(ego_from_world, centres), wlh[:, [1, 0, 2]], yaw[:, None]], axis=1
+        )  # (N, 7): nuScenes size is (w, l, h)
+        world_velocity = np.array([self.nusc.box_velocity(a["token"]) for a in anns]).reshape(-1, 3)
+        velocities = world_velocity @ rot.T  # (N, 3) ego axes; NaN stays NaN
         class_ids = [
             nuscenes_class_id(a["category_name"], f"sample_annotation {a['token']}") for a in anns
         ]

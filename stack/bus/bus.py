@@ -84,19 +84,8 @@ class LockedSubscription(Subscription):
 
     def deliver(self, msg: Message) -> None:
         assert self.lock is not None
-        with self.lock:
-            buf = self.buf
-            if len(buf) < self.depth:
-                buf.append(msg)
-            else:
-                self.drops += 1
-                self.topic.drops += 1
-                if not self.keep_last:
-                    return
-                del buf[0]
-                buf.append(msg)
-        if self.notify is not None:
-            self.notify(self)
+        with self.lock:  # notify runs under the lock too: it only sets the subscriber's event
+            Subscription.deliver(self, msg)
 
     def take_locked(self) -> list[Message]:
         """Empties the queue under its lock (latencies are the caller's to record)."""

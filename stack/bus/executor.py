@@ -153,6 +153,7 @@ class Executor(ABC):
     """
 
     name = "executor"
+    realtime = False  # nodes see this as Node.realtime
 
     def __init__(
         self,
@@ -196,6 +197,7 @@ class Executor(ABC):
 
     def _reset_nodes(self) -> None:
         for w in self.wired:
+            w.node.realtime = self.realtime
             w.node.reset(node_seed(self.seed, w.spec.name))
 
     def time_span(self) -> tuple[int, int] | None:

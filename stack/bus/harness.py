@@ -72,6 +72,7 @@ def run_node(
     rate_hz: float | None = None,
     seed: int = 0,
     on_error: str = "continue",
+    realtime: bool = False,
 ) -> HarnessResult:
     """Runs ``node`` on ``feed`` and captures everything it publishes.
 
@@ -83,6 +84,8 @@ def run_node(
         rate_hz: [Hz] overrides the node's rate.
         seed: The run's seed.
         on_error: As in the executors; failures are in ``summary.failures``.
+        realtime: Tell the node it runs in real time (``Node.realtime``), so wall-clock
+            budgets apply, while keeping the deterministic schedule.
     """
     ins, outs = type(node).ports(node.config)
     types: dict[str, type[Message]] = {}
@@ -106,6 +109,7 @@ def run_node(
         ),
     ]
     ex = DeterministicExecutor(specs, seed=seed, on_error=on_error)
+    ex.realtime = realtime
     captured: list[tuple[str, Message]] = []
     for key in outs:
         ex.bus.subscribe(f"/out/{key}", notify=_capture(key, captured))

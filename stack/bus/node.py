@@ -121,6 +121,11 @@ class Node(ABC):
     rate_hz: ClassVar[float | None] = None
     deadline_s: ClassVar[float | None] = None
 
+    realtime: bool = False
+    """Set by the executor: ``True`` on the real-time executor. Work cut short by the wall
+    clock (a planner's time budget) must only be cut when this is true: a deterministic run
+    that stopped a search by the clock would give different outputs on a slower machine."""
+
     def __init__(self, config: Any = None, *, name: str | None = None):
         if config is None:
             config = self.Config()

@@ -26,6 +26,7 @@ class RealtimeExecutor(Executor):
     """
 
     name = "realtime"
+    realtime = True
 
     def __init__(self, *args: Any, speed: float = 1.0, **kwargs: Any):
         if not speed > 0:

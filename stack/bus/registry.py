@@ -73,6 +73,8 @@ def _qualname(obj: object) -> str:
 NODE_MODULES: tuple[str, ...] = (
     "drivestack.record.player",
     "drivestack.sim.replay",
+    "drivestack.planning.nodes",
+    "drivestack.control.nodes",
     "drivestack.perception.nodes",
 )
 

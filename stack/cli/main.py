@@ -19,6 +19,7 @@ CLI_MODULES: tuple[str, ...] = (
     "drivestack.bus.bench",
     "drivestack.eval.cli",
     "drivestack.datasets.cli",
+    "drivestack.planning.cli",
     "drivestack.perception.cli",
 )
 

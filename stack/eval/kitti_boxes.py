@@ -44,3 +44,20 @@ def camera_to_stack_boxes(
         axis=1,
     )  # (N, 7)
     return out
+
+
+def stack_to_camera_boxes(boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Inverse of :func:`camera_to_stack_boxes` (boxes in the camera-aligned frame).
+
+    Args:
+        boxes: (N, 7) [x, y, z, dx, dy, dz, yaw] with X = z_cam, Y = -x_cam, Z = -y_cam.
+
+    Returns:
+        (N, 3) dimensions h, w, l [m], (N, 3) bottom-centre location [m] in the rectified
+        camera frame, (N,) rotation_y [rad] wrapped to [-pi, pi).
+    """
+    b = np.asarray(boxes, np.float64).reshape(-1, 7)
+    dims = np.stack([b[:, 5], b[:, 4], b[:, 3]], axis=1)  # (N, 3) h, w, l
+    loc = np.stack([-b[:, 1], -(b[:, 2] - b[:, 5] / 2), b[:, 0]], axis=1)  # (N, 3)
+    ry = np.mod(-b[:, 6] - np.pi / 2 + np.pi, 2 * np.pi) - np.pi
+    return dims, loc, ry

@@ -81,6 +81,10 @@ class ObjectEvalResult:
                 "n_gt": c.n_gt,
                 "precision": c.precision.round(6).tolist(),
                 "recall": c.recall.round(6).tolist(),
+                "thresholds": c.thresholds.tolist(),
+                "tp": c.tp.tolist(),
+                "fp": c.fp.tolist(),
+                "fn": c.fn.tolist(),
             }
             if c.aos is not None:
                 entry.update(AOS_R11=c.aos_r11, AOS_R40=c.aos_r40, aos=c.aos.round(6).tolist())

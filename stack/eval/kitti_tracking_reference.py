@@ -40,14 +40,26 @@ def reference_clear(
     cls: str,
     cfg: TrackingEvalConfig,
     threshold: float = -10000.0,
-) -> dict[str, float]:
-    """TP, FP, FN, IDS, FRAG, MOTA, MOTP, MT, ML of one run, by plain loops (no sticky flags)."""
+    valid_before: set[tuple[int, int]] | None = None,
+) -> dict[str, object]:
+    """TP, FP, FN, IDS, FRAG, MOTA, MOTP, MT, ML of one run, by plain loops.
+
+    Args:
+        valid_before: (sequence index, tracker row) of boxes matched in earlier runs, which
+            AB3DMOT never ignores again; updated in place with this run's matches.
+        Others: as :func:`drivestack.eval.kitti_tracking.clear_mot`.
+
+    Returns:
+        The numbers, plus "scores": the mean track scores of the matched boxes.
+    """
+    sticky = valid_before if valid_before is not None else set()
+    matched_scores: list[float] = []
     neighbour = NEIGHBOUR_TRACKING.get(cls, "")
     loaded = {cls, neighbour, "dontcare"} - {""}
     tp = fp = fn = ign_fn = ign_tp = n_gt = 0
     total_cost = 0.0
     ids = frag = mt = ml = n_traj = n_ign_traj = 0
-    for g_seq, t_seq, n in zip(gt, res, n_frames, strict=True):
+    for s_idx, (g_seq, t_seq, n) in enumerate(zip(gt, res, n_frames, strict=True)):
         g_type = [str(x).lower() for x in g_seq.type]
         t_type = [str(x).lower() for x in t_seq.type]
         scores = t_seq.score if t_seq.score is not None else np.full(len(t_seq), -1.0)
@@ -88,12 +100,13 @@ def reference_clear(
                     if cost[a, b] < 1e9:
                         tracker_of[g[a]] = t[b]
                         valid.add(t[b])
+                        matched_scores.append(mean[int(t_seq.track_id[t[b]])])
                         total_cost += 1 - cost[a, b]
                         tp += 1
             n_ign_trk = 0
             for j in t:
                 h = abs(t_seq.bbox[j, 1] - t_seq.bbox[j, 3])
-                if j in valid:
+                if j in valid or (s_idx, j) in sticky:
                     continue
                 if t_type[j] == neighbour or h <= cfg.min_height:
                     n_ign_trk += 1
@@ -121,6 +134,7 @@ def reference_clear(
                     frame_ign_fn += 1
                 elif is_ign:
                     frame_ign_tp += 1
+            sticky |= {(s_idx, j) for j in valid}
             n_matched = sum(1 for i in g if tracker_of[i] >= 0)
             fn += len(g) - n_matched - frame_ign_fn
             fp += len(t) - (n_matched - frame_ign_tp) - n_ign_trk - frame_ign_tp
@@ -174,4 +188,5 @@ def reference_clear(
         "motp": total_cost / tp if tp else 0.0,
         "mt": mt / denom,
         "ml": ml / denom,
+        "scores": matched_scores,
     }

@@ -9,6 +9,7 @@ HOTA, DetA, AssA, LocA. Plots use matplotlib's Agg backend.
 from __future__ import annotations
 
 from pathlib import Path
+from types import ModuleType
 
 from drivestack.eval.kitti_object import DIFFICULTIES, METRICS  # noqa: E402
 from drivestack.eval.kitti_object_result import ObjectEvalResult  # noqa: E402
@@ -22,7 +23,12 @@ def object_table(result: ObjectEvalResult) -> str:
     lines: list[str] = []
     classes = list(dict.fromkeys(c.cls for c in result.curves))
     overlaps = list(dict.fromkeys(c.overlap for c in result.curves))
+    printed: set[tuple[str, str, float]] = set()
     for overlap in overlaps:
+        keys = {(c.cls, c.metric, c.min_overlap) for c in result.curves if c.overlap == overlap}
+        if keys <= printed:
+            continue  # same thresholds as a set already printed (loose 2D = strict 2D)
+        printed |= keys
         for cls in classes:
             curves = [c for c in result.curves if c.cls == cls and c.overlap == overlap]
             thr = {c.metric: c.min_overlap for c in curves}
@@ -64,8 +70,12 @@ def plot_object_curves(result: ObjectEvalResult, out_dir: str | Path) -> list[Pa
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
-    keys = dict.fromkeys((c.overlap, c.cls, c.metric) for c in result.curves)
-    for overlap, cls, metric in keys:
+    keys = dict.fromkeys((c.overlap, c.cls, c.metric, c.min_overlap) for c in result.curves)
+    done: set[tuple[str, str, float]] = set()
+    for overlap, cls, metric, thr in keys:
+        if (cls, metric, thr) in done:
+            continue  # the loose 2D curve is the strict one
+        done.add((cls, metric, thr))
         plt = _pyplot()
         fig, ax = plt.subplots(figsize=(5.0, 3.6))
         for diff in DIFFICULTIES:
@@ -146,7 +156,7 @@ def plot_tracking_curves(result: TrackingResult, out_dir: str | Path) -> list[Pa
     return written
 
 
-def _pyplot():  # type: ignore[no-untyped-def]
+def _pyplot() -> ModuleType:
     """matplotlib.pyplot on the Agg backend, imported on first plot (it costs ~0.5 s)."""
     import matplotlib
 

@@ -134,6 +134,21 @@ class Recording:
     ) -> Iterator[RecordedMessage]:
         """Messages on ``topics`` (all if ``None``) with log time in [start_ns, end_ns]."""
         wanted = None if topics is None else set(topics)
+        for m in self._read():
+            if isinstance(m, RecordedMessage) and (wanted is None or m.topic in wanted) and (
+                start_ns is None or m.log_time_ns >= start_ns) and (
+                end_ns is None or m.log_time_ns <= end_ns):
+                yield m
+
+    def topics(self) -> dict[str, str]:
+        """Topic -> message type name, from the channel records (read through the file)."""
+        return {c[0]: c[1] for c in self._read() if isinstance(c, tuple)}
+
+    def _read(self) -> Iterator[RecordedMessage | tuple[str, str]]:
+        """Channels as ``(topic, type name)`` where declared, and messages, in file order.
+
+        A file cut inside a record ends the iteration there and sets ``truncated``.
+        """
         schemas: dict[int, str] = {}
         channels: dict[int, tuple[str, str]] = {}
         self.truncated = None
@@ -144,32 +159,17 @@ class Recording:
                     if isinstance(record, Schema):
                         schemas[record.id] = record.name
                     elif isinstance(record, Channel):
-                        channels[record.id] = (record.topic, schemas.get(record.schema_id, ""))
+                        channel = (record.topic, schemas.get(record.schema_id, ""))
+                        if record.id not in channels:
+                            yield channel
+                        channels[record.id] = channel
                     elif isinstance(record, McapMessage):
                         topic, schema = channels[record.channel_id]
-                        t = record.log_time
                         count += 1
-                        if (wanted is None or topic in wanted) and (
-                            start_ns is None or t >= start_ns) and (end_ns is None or t <= end_ns):
-                            yield RecordedMessage(topic, schema, t, record.data)
+                        yield RecordedMessage(topic, schema, record.log_time, record.data)
             except (McapError, struct.error, EOFError, ValueError) as exc:
                 # A file cut inside a record: everything before the cut has been yielded.
                 self.truncated = (
                     f"{self.path}: recording ends early after {count} messages "
                     f"({type(exc).__name__}: {exc}); later data is lost"
                 )
-
-    def topics(self) -> dict[str, str]:
-        """Topic -> message type name, from the channel records (read through the file)."""
-        out: dict[str, str] = {}
-        schemas: dict[int, str] = {}
-        with open(self.path, "rb") as f:
-            try:
-                for record in StreamReader(f, skip_magic=False).records:
-                    if isinstance(record, Schema):
-                        schemas[record.id] = record.name
-                    elif isinstance(record, Channel):
-                        out.setdefault(record.topic, schemas.get(record.schema_id, ""))
-            except (McapError, struct.error, EOFError, ValueError):
-                pass  # truncated: the channels seen so far are all that can be known
-        return out

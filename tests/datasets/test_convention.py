@@ -62,7 +62,9 @@ def test_axis_aligned_kitti_yaw_is_minus_ry_minus_half_pi_and_centre_is_lifted()
     ry = np.array([0.0, 0.3, -2.0, np.pi / 2])
     location = np.array([[1.0, 1.5, 10.0]] * 4)
     hwl = np.array([[1.5, 1.6, 3.9]] * 4)
-    boxes = kitti_camera_to_boxes(location, hwl, ry, make_transform(AXES_VELO_FROM_CAM, np.zeros(3)))
+    boxes = kitti_camera_to_boxes(
+        location, hwl, ry, make_transform(AXES_VELO_FROM_CAM, np.zeros(3))
+    )
     np.testing.assert_allclose(wrap_angle(boxes[:, 6] - (-ry - np.pi / 2)), 0.0, atol=1e-12)
     # camera (1, 1.5, 10) bottom -> velo (10, -1, -1.5), centre 0.75 m higher.
     np.testing.assert_allclose(boxes[0, :3], [10.0, -1.0, -0.75], atol=1e-12)
@@ -80,7 +82,9 @@ def test_box_corners_lie_on_the_box_surface_and_centre_is_inside():
     corners = box_corners(boxes)  # (2, 8, 3)
     np.testing.assert_allclose(corners.mean(axis=1), boxes[:, :3], atol=1e-12)
     np.testing.assert_allclose(np.linalg.norm(corners[:, 0] - corners[:, 1], axis=1), boxes[:, 3])
-    np.testing.assert_allclose(corners[:, 4:, 2] - corners[:, :4, 2], boxes[:, None, 5] * np.ones(4))
+    np.testing.assert_allclose(
+        corners[:, 4:, 2] - corners[:, :4, 2], boxes[:, None, 5] * np.ones(4)
+    )
     inside_grown = points_in_boxes(corners.reshape(-1, 3), boxes, margin=1e-9)
     inside_shrunk = points_in_boxes(corners.reshape(-1, 3), boxes, margin=-1e-9)
     assert inside_grown[:8, 0].all() and inside_grown[8:, 1].all()

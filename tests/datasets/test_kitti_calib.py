@@ -64,7 +64,9 @@ def test_camera_message_projects_like_kitti_p2_r0_tr(tmp_path: Path):
 
 def test_velo_camrect_transforms_are_inverse():
     calib = calib_from_values(parse_calib_text(object_style()))
-    np.testing.assert_allclose(calib.T_velo_from_camrect @ calib.T_camrect_from_velo, np.eye(4), atol=1e-12)
+    np.testing.assert_allclose(
+        calib.T_velo_from_camrect @ calib.T_camrect_from_velo, np.eye(4), atol=1e-12
+    )
 
 
 @pytest.mark.parametrize("drop", ["P2:", "R0_rect:", "Tr_velo_to_cam:", "Tr_imu_to_velo:"])

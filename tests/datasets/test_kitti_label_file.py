@@ -146,3 +146,31 @@ def test_real_object_and_tracking_labels_parse(data_root: Path) -> None:
     assert trk.frame.min() == 0 and trk.frame.max() == 446
     assert math.isclose(float(np.sort(trk.track_id)[-1]), float(trk.track_id.max()))
     assert set(trk.type.tolist()) <= KITTI_TYPES
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    rows=st.lists(label_rows(), min_size=1, max_size=4),
+    col=st.integers(0, 15),
+    junk=st.sampled_from(
+        ["nan", "inf", "1e999", "x", "-1", "-2.5", "0.5", "1_0", "+3", "DontCare"]
+    ),
+    corrupt=st.booleans(),
+)
+def test_vectorised_fast_path_accepts_exactly_what_the_line_checks_accept(
+    rows: list, col: int, junk: str, corrupt: bool
+) -> None:
+    from drivestack.datasets.kitti.label_file import _fast_rows, _slow_check
+
+    lines = [format_object_line(**r, score=0.5) for r in rows]
+    if corrupt:
+        toks = lines[-1].split()
+        toks[min(col, len(toks) - 1)] = junk
+        lines[-1] = " ".join(toks)
+    fast = _fast_rows(lines, False, None, KITTI_TYPES)
+    try:
+        _slow_check(lines, "f", False, None, KITTI_TYPES)
+        slow_ok = True
+    except LabelFileError:
+        slow_ok = False
+    assert (fast is not None) == slow_ok

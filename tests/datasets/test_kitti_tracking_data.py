@@ -43,7 +43,9 @@ def test_annotations_in_ego_project_with_calib_message_onto_label_2d_boxes(track
         np.testing.assert_array_equal(labels.track_id[rows], tracks.track_ids)
         clean = (labels.truncated[rows] == 0) & (labels.occluded[rows] == 0)
         clean &= tracks.class_ids == ObjectClass.CAR
-        for corners, bbox in zip(box_corners(tracks.boxes[clean]), labels.bbox[rows][clean], strict=True):
+        for corners, bbox in zip(
+            box_corners(tracks.boxes[clean]), labels.bbox[rows][clean], strict=True
+        ):
             cam = transform_points(calib.extrinsics, corners)  # (8, 3)
             if (cam[:, 2] < 1.0).any():
                 continue
@@ -95,7 +97,9 @@ def test_every_seqmap_sequence_has_its_frame_count_and_streams(tracking_root):
         assert set(log.streams()) == {"ego", "annotations"}
 
 
-def test_object_and_tracking_calibs_of_one_recording_give_identical_transforms(data_root, tracking_root):
+def test_object_and_tracking_calibs_of_one_recording_give_identical_transforms(
+    data_root, tracking_root
+):
     """Object calib (R0_rect:) and tracking calib (R_rect) of the same recording day agree."""
     tracking = {p.stem: read_calib(p) for p in sorted((tracking_root / "calib").glob("*.txt"))}
     matched = 0

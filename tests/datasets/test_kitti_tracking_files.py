@@ -86,7 +86,9 @@ def test_seqmap_parses_counts_and_rejects_bad_lines(tmp_path: Path):
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.text(alphabet=st.sampled_from(list("0123456789.,-e ")), max_size=80), max_size=8))
+@given(
+    st.lists(st.text(alphabet=st.sampled_from(list("0123456789.,-e ")), max_size=80), max_size=8)
+)
 def test_detection_parsers_fuzz_raise_only_data_errors(lines: list[str]):
     text = "\n".join(lines)
     for parse in (

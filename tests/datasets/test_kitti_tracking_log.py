@@ -36,7 +36,9 @@ def make_sequence(root: Path, frames: int = 3) -> None:
     (root / "calib" / "0000.txt").write_text(CALIB)
     oxts = np.zeros((frames, 30))
     oxts[:, LAT] = 49.0
-    oxts[:, LON] = 8.4 + np.arange(frames) * np.rad2deg(1.0 / (6378137.0 * np.cos(np.deg2rad(49.0))))
+    oxts[:, LON] = 8.4 + np.arange(frames) * np.rad2deg(
+        1.0 / (6378137.0 * np.cos(np.deg2rad(49.0)))
+    )
     oxts[:, YAW], oxts[:, VE] = 0.0, 10.0  # 1 m per frame east, facing east
     (root / "oxts" / "0000.txt").write_text("\n".join(" ".join(map(repr, row)) for row in oxts))
     (root / "label_02" / "0000.txt").write_text(LABELS)
@@ -54,7 +56,9 @@ def test_streams_stamps_and_annotation_round_trip(tmp_path: Path):
     np.testing.assert_array_equal(tracks.track_ids, [0, 1])
     np.testing.assert_array_equal(tracks.class_ids, [ObjectClass.CAR, ObjectClass.PEDESTRIAN])
     np.testing.assert_array_equal(tracks.ages, [1, 0])
-    location, hwl, ry = boxes_to_kitti_camera(tracks.boxes.astype(np.float64), log.calib.T_camrect_from_velo)
+    location, hwl, ry = boxes_to_kitti_camera(
+        tracks.boxes.astype(np.float64), log.calib.T_camrect_from_velo
+    )
     np.testing.assert_allclose(location[0], [2.0, 1.6, 11.0], atol=1e-5)
     np.testing.assert_allclose(hwl[1], [1.7, 0.6, 0.8], atol=1e-6)
     np.testing.assert_allclose(ry, [-1.57, 0.1], atol=1e-6)
@@ -74,16 +78,26 @@ def test_annotation_velocity_adds_ego_motion_and_single_frame_tracks_are_nan(tmp
 def test_missing_calibration_and_malformed_label_are_named(tmp_path: Path):
     make_sequence(tmp_path)
     (tmp_path / "calib" / "0000.txt").write_text(CALIB.replace("Tr_velo_cam", "Tr_velo_cmo"))
-    with pytest.raises(DataError, match=r"0000\.txt: missing calibration key\(s\): Tr_velo_to_cam or Tr_velo_cam"):
+    with pytest.raises(
+        DataError, match=r"0000\.txt: missing calibration key\(s\): Tr_velo_to_cam or Tr_velo_cam"
+    ):
         KittiTrackingLog(tmp_path, "0000")
     (tmp_path / "calib" / "0000.txt").write_text(CALIB)
-    (tmp_path / "label_02" / "0000.txt").write_text(LABELS + "3 2 Bus 0 0 0 1 1 2 2 1 1 1 1 1 1 0\n")
+    (tmp_path / "label_02" / "0000.txt").write_text(
+        LABELS + "3 2 Bus 0 0 0 1 1 2 2 1 1 1 1 1 1 0\n"
+    )
     with pytest.raises(DataError, match=r"label_02/0000\.txt:6: unknown type 'Bus'"):
         KittiTrackingLog(tmp_path, "0000")
-    (tmp_path / "label_02" / "0000.txt").write_text(LABELS + "5 2 Car 0 0 0 1 1 2 2 1 1 1 1 1 1 0\n")
-    with pytest.raises(DataError, match=r"label_02/0000\.txt: frame 5 outside the sequence's 0\.\.2"):
+    (tmp_path / "label_02" / "0000.txt").write_text(
+        LABELS + "5 2 Car 0 0 0 1 1 2 2 1 1 1 1 1 1 0\n"
+    )
+    with pytest.raises(
+        DataError, match=r"label_02/0000\.txt: frame 5 outside the sequence's 0\.\.2"
+    ):
         KittiTrackingLog(tmp_path, "0000")
-    (tmp_path / "label_02" / "0000.txt").write_text(LABELS + "2 0 Car 0 0 0 1 1 2 2 1 1 1 1 1 1 0\n")
+    (tmp_path / "label_02" / "0000.txt").write_text(
+        LABELS + "2 0 Car 0 0 0 1 1 2 2 1 1 1 1 1 1 0\n"
+    )
     with pytest.raises(DataError, match=r"label_02/0000\.txt:6: track 0 labelled twice in frame 2"):
         KittiTrackingLog(tmp_path, "0000")
 

@@ -15,7 +15,11 @@ from drivestack.msgs import EgoState, Message, PointCloud
 
 def ego(stamp: int) -> EgoState:
     return EgoState(
-        stamp_ns=stamp, frame_id="world", pose=np.eye(4), velocity=np.zeros(3), acceleration=np.zeros(3)
+        stamp_ns=stamp,
+        frame_id="world",
+        pose=np.eye(4),
+        velocity=np.zeros(3),
+        acceleration=np.zeros(3),
     )
 
 
@@ -49,7 +53,11 @@ class ListLog(Log):
     def _lidar(self, i: int, stamp: int) -> Message:
         if i in self.bad:
             raise DataError(f"scan_{i}.bin: truncated")
-        return self._load(i, "lidar", PointCloud(stamp_ns=stamp, frame_id="ego", points=np.zeros((3, 4), np.float32)))
+        return self._load(
+            i,
+            "lidar",
+            PointCloud(stamp_ns=stamp, frame_id="ego", points=np.zeros((3, 4), np.float32)),
+        )
 
 
 @pytest.mark.parametrize("read_ahead", [0, 1, 8])
@@ -74,7 +82,9 @@ def test_missing_stream_key_error_names_stream_and_frame():
     with pytest.raises(KeyError, match="frame 3: no stream 'lidar'"):
         frame.load("lidar")
     with pytest.raises(KeyError, match="radar"):
-        next(ListLog(2).iter_messages(["radar"]))
+        ListLog(2).iter_messages(["radar"])  # at the call, not at the first frame
+    with pytest.raises(ValueError, match="on_error"):
+        ListLog(2).iter_messages(on_error="sloppy")  # type: ignore[arg-type]
 
 
 def test_index_out_of_range_and_negative_index():
@@ -96,7 +106,10 @@ def test_strict_reading_reraises_loader_error_in_caller_after_earlier_frames():
 def test_lenient_reading_skips_and_records_bad_frames(read_ahead: int):
     skipped: list[SkippedFrame] = []
     log = ListLog(10, bad=frozenset({2, 7}))
-    got = [f.index for f, _ in log.iter_messages(read_ahead=read_ahead, on_error="lenient", skipped=skipped)]
+    got = [
+        f.index
+        for f, _ in log.iter_messages(read_ahead=read_ahead, on_error="lenient", skipped=skipped)
+    ]
     assert got == [0, 1, 3, 4, 5, 6, 8, 9]
     assert [s.index for s in skipped] == [2, 7] and "scan_7.bin" in skipped[1].error
 

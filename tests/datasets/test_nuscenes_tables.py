@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from drivestack.datasets.errors import DataError
@@ -61,3 +62,14 @@ def test_category_mapping_covers_the_23_categories_and_names_unknown_ones():
     assert nuscenes_class_id("vehicle.bus.rigid", "x") == ObjectClass.BUS
     with pytest.raises(DataError, match="sample_annotation abc: unknown nuScenes category 'vehicle.ufo'"):
         nuscenes_class_id("vehicle.ufo", "sample_annotation abc")
+
+
+def test_quaternion_matrices_match_pyquaternion():
+    from pyquaternion import Quaternion
+
+    from drivestack.datasets.nuscenes.log import quaternion_matrices
+
+    rng = np.random.default_rng(5)
+    quats = rng.normal(size=(10, 4))
+    expected = np.stack([Quaternion(q / np.linalg.norm(q)).rotation_matrix for q in quats])
+    np.testing.assert_allclose(quaternion_matrices(quats), expected, atol=1e-12)

@@ -186,3 +186,16 @@ def test_camera_to_stack_conversion_matches_kitti_geometry() -> None:
     # rotation_y = -pi/2 heads along camera +z (away from the camera) = stack +X.
     fwd = camera_to_stack_boxes(np.array([[1, 1, 1.0]]), np.zeros((1, 3)), [-math.pi / 2])
     assert (math.cos(fwd[0, 6]), math.sin(fwd[0, 6])) == pytest.approx((1.0, 0.0), abs=1e-12)
+
+
+def test_camera_stack_conversion_round_trips() -> None:
+    from drivestack.eval.kitti_boxes import stack_to_camera_boxes
+
+    rng = np.random.default_rng(4)
+    dims = rng.uniform(0.5, 5, (50, 3))
+    loc = rng.uniform(-20, 40, (50, 3))
+    ry = rng.uniform(-math.pi, math.pi, 50)
+    d2, l2, r2 = stack_to_camera_boxes(camera_to_stack_boxes(dims, loc, ry))
+    np.testing.assert_allclose(d2, dims)
+    np.testing.assert_allclose(l2, loc, atol=1e-12)
+    np.testing.assert_allclose(np.cos(r2 - ry), 1.0)

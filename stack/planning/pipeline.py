@@ -1,0 +1,240 @@
+"""One planning step: costmap -> grid search -> smoothing -> speed profile -> Trajectory.
+
+``plan_step(inputs, state, config) -> (Trajectory, state)`` is the pure function the planner
+node ticks. Grid searches are chosen by name from :data:`GRID_PLANNERS`. With
+``"dstar_lite"`` the costmap is anchored in the world (its origin only moves when the ego
+nears the edge of the window, which restarts the search) so the incremental search can keep
+its state between ticks; the one-shot planners use an ego-centred window.
+
+Behaviour commands: STOP stops along the path at the comfortable deceleration; YIELD halves
+the speed limit and doubles the forecast time gap; CHANGE_LANE_LEFT/RIGHT shift the route one
+corridor half-width; ``lateral_offset`` shifts it further; ``target_speed`` caps the speed.
+Unreachable or blocked goals produce a stop trajectory with status NO_PATH, never an
+exception; a search that runs out of its time budget returns its partial path as a
+trajectory that stops at its end, with status BUDGET_EXHAUSTED.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from drivestack.msgs import (
+    BehaviourCommand,
+    CostGrid,
+    EgoState,
+    Manoeuvre,
+    ObjectForecasts,
+    Path,
+    PlanStatus,
+    TrackedObjects,
+    Trajectory,
+)
+from drivestack.planning.astar import astar
+from drivestack.planning.astar_csgraph import astar_csgraph
+from drivestack.planning.base import GridPlanResult
+from drivestack.planning.costmap import (
+    CostmapConfig,
+    build_costmap,
+    cell_to_world,
+    grid_origin,
+    world_to_cell,
+    world_to_local,
+)
+from drivestack.planning.dstar_lite import DStarLite
+from drivestack.planning.smoothing import SmoothingConfig, smooth_path
+from drivestack.planning.speed_profile import SpeedProfileConfig, build_trajectory, stop_trajectory
+
+# One-shot grid planners by name (the D* Lite path is handled separately: it is stateful).
+GRID_PLANNERS: dict[str, Callable[..., GridPlanResult]] = {
+    "astar": astar,
+    "astar_csgraph": astar_csgraph,
+}
+
+
+@dataclass(frozen=True)
+class PlannerConfig:
+    """Everything one planning step needs."""
+
+    grid_planner: str = "astar_csgraph"  # a key of GRID_PLANNERS, or "dstar_lite"
+    costmap: CostmapConfig = field(default_factory=CostmapConfig)
+    smoothing: SmoothingConfig = field(default_factory=SmoothingConfig)
+    speed: SpeedProfileConfig = field(default_factory=SpeedProfileConfig)
+    goal_ahead: float = 50.0  # [m] along the route from the ego
+    cost_weight: float = 2.0  # weight of cell cost in the grid search
+    time_budget: float | None = 0.06  # [s] for the grid search; None: unlimited
+    reanchor_margin: float = 15.0  # [m] (dstar_lite) re-anchor when the ego is this near an edge
+
+    def __post_init__(self) -> None:
+        if self.grid_planner not in (*GRID_PLANNERS, "dstar_lite"):
+            raise ValueError(
+                f"PlannerConfig.grid_planner: unknown {self.grid_planner!r} "
+                f"(known: {sorted([*GRID_PLANNERS, 'dstar_lite'])})"
+            )
+
+
+@dataclass
+class PlannerState:
+    """What the planner keeps between ticks (only D* Lite needs any)."""
+
+    origin: np.ndarray | None = None  # (3,) anchored grid origin
+    goal_cell: tuple[int, int] | None = None
+    dstar: DStarLite | None = None
+
+
+@dataclass(frozen=True)
+class PlanInputs:
+    """The messages one step plans from (the newest of each)."""
+
+    ego: EgoState
+    route: Path | None = None
+    objects: TrackedObjects | None = None
+    forecasts: ObjectForecasts | None = None
+    behaviour: BehaviourCommand | None = None
+
+
+def shift_route(route: Path, offset: float) -> Path:
+    """The route moved ``offset`` [m] to its left (negative: right)."""
+    poses = route.poses.copy()
+    poses[:, 0] -= offset * np.sin(poses[:, 2])
+    poses[:, 1] += offset * np.cos(poses[:, 2])
+    return dataclasses.replace(route, poses=poses)
+
+
+def route_goal(
+    grid: CostGrid, route_xy: np.ndarray, ego_xy: np.ndarray, ahead: float
+) -> tuple[int, int] | None:
+    """Cell of the route point ``ahead`` metres past the ego (or the last one on the grid)."""
+    d = np.hypot(route_xy[:, 0] - ego_xy[0], route_xy[:, 1] - ego_xy[1])
+    start = int(np.argmin(d))
+    seg = np.linalg.norm(np.diff(route_xy[start:], axis=0), axis=1)
+    s = np.concatenate([[0.0], np.cumsum(seg)])
+    cells = world_to_cell(grid, route_xy[start:])
+    h, w = grid.cost.shape
+    inside = (cells[:, 0] >= 0) & (cells[:, 0] < h) & (cells[:, 1] >= 0) & (cells[:, 1] < w)
+    candidates = np.flatnonzero(inside & (s <= ahead))
+    if len(candidates) == 0:
+        return None
+    i, j = cells[candidates[-1]]
+    return int(i), int(j)
+
+
+def plan_step(
+    inputs: PlanInputs, state: PlannerState, config: PlannerConfig = PlannerConfig()
+) -> tuple[Trajectory, CostGrid, PlannerState]:
+    """Plans one trajectory.
+
+    Args:
+        inputs: Ego state and the newest route, objects, forecasts and behaviour command.
+        state: From the previous step (``PlannerState()`` at first).
+        config: Planner configuration.
+
+    Returns:
+        (trajectory in the ego's world frame, the costmap planned on, new state).
+    """
+    ego, route, behaviour = inputs.ego, inputs.route, inputs.behaviour
+    speed = config.speed
+    if behaviour is not None:
+        limit = min(speed.speed_limit, behaviour.target_speed)
+        gap = speed.yield_time_gap * (2.0 if behaviour.manoeuvre == Manoeuvre.YIELD else 1.0)
+        if behaviour.manoeuvre == Manoeuvre.YIELD:
+            limit *= 0.5
+        speed = dataclasses.replace(speed, speed_limit=limit, yield_time_gap=gap)
+        shift = behaviour.lateral_offset + {
+            Manoeuvre.CHANGE_LANE_LEFT: config.costmap.corridor_half_width,
+            Manoeuvre.CHANGE_LANE_RIGHT: -config.costmap.corridor_half_width,
+        }.get(behaviour.manoeuvre, 0.0)
+        if route is not None and shift:
+            route = shift_route(route, shift)
+
+    origin = None
+    if config.grid_planner == "dstar_lite":
+        origin = _anchor(state, ego, config)
+    grid = build_costmap(ego, route, inputs.objects, inputs.forecasts, config.costmap, origin)
+    if route is None or len(route.poses) == 0:
+        return (
+            stop_trajectory(ego, PlanStatus.INVALID_INPUT, "no route", speed.max_decel),
+            grid,
+            state,
+        )
+    route_xy = route.poses[:, :2]
+    if route.frame_id == "ego":
+        route_xy = route_xy @ ego.pose[:2, :2].T + ego.pose[:2, 3]
+    ((si, sj),) = world_to_cell(grid, np.array([ego.xy]))
+    start = (int(si), int(sj))
+    if config.grid_planner == "dstar_lite" and state.dstar is not None:
+        goal = state.goal_cell  # fixed while the grid stays anchored: the search is kept
+    else:
+        # D* Lite aims at the farthest route point in its window, so the goal (and the
+        # search) survives many ticks; one-shot planners look ``goal_ahead`` metres ahead.
+        ahead = math.inf if config.grid_planner == "dstar_lite" else config.goal_ahead
+        goal = route_goal(grid, route_xy, np.array(ego.xy), ahead)
+    if goal is None:
+        return (
+            stop_trajectory(ego, PlanStatus.NO_PATH, "route leaves the costmap", speed.max_decel),
+            grid,
+            state,
+        )
+
+    cost = np.asarray(grid.cost)
+    if config.grid_planner == "dstar_lite":
+        if state.dstar is None:
+            state.dstar = DStarLite(cost, start, goal, grid.lethal, config.cost_weight)
+            state.goal_cell = goal
+            result = state.dstar.replan(time_budget=config.time_budget)
+        else:
+            result = state.dstar.replan(cost, start, time_budget=config.time_budget)
+    else:
+        result = GRID_PLANNERS[config.grid_planner](
+            cost, start, goal, grid.lethal, config.cost_weight, time_budget=config.time_budget
+        )
+    if result.status in (PlanStatus.NO_PATH, PlanStatus.INVALID_INPUT) or len(result.path) < 2:
+        detail = result.detail or "empty path"
+        status = result.status if result.status != PlanStatus.OK else PlanStatus.NO_PATH
+        return stop_trajectory(ego, status, detail, speed.max_decel), grid, state
+
+    xy = cell_to_world(grid, result.path)  # (N, 2) cell centres; the first is the ego's cell
+    smooth = smooth_path(xy, grid, config.smoothing)
+    detail = result.detail
+    if not smooth.valid:
+        detail = (detail + "; " if detail else "") + "smoothing left the path unsmoothed"
+    fc = inputs.forecasts
+    if fc is not None and fc.frame_id == "ego":
+        pos = (
+            np.asarray(fc.positions, np.float64).reshape(-1, 2) @ ego.pose[:2, :2].T
+            + ego.pose[:2, 3]
+        )
+        fc = dataclasses.replace(
+            fc, positions=pos.reshape(fc.positions.shape).astype(np.float32), frame_id=ego.frame_id
+        )
+    stop_at = None
+    if behaviour is not None and behaviour.manoeuvre == Manoeuvre.STOP:
+        stop_at = ego.speed**2 / (2.0 * speed.max_decel)  # [m] comfortable braking distance
+    traj = build_trajectory(
+        smooth.poses,
+        smooth.curvatures,
+        ego,
+        speed,
+        forecasts=fc,
+        status=result.status,
+        detail=detail,
+        stop_at=stop_at,
+    )
+    return traj, grid, state
+
+
+def _anchor(state: PlannerState, ego: EgoState, config: PlannerConfig) -> np.ndarray:
+    """World-fixed grid origin for D* Lite; re-anchored (search reset) near the window edge."""
+    cm = config.costmap
+    if state.origin is not None:
+        ((lx, ly),) = world_to_local(state.origin, np.array([ego.xy]))
+        m = config.reanchor_margin
+        if m <= lx <= cm.length - m and m <= ly <= cm.width - m:
+            return state.origin
+    state.origin = grid_origin(ego, cm)
+    state.dstar, state.goal_cell = None, None
+    return state.origin

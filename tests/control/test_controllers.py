@@ -1,0 +1,124 @@
+"""Controllers in closed loop with the kinematic bicycle: they converge onto the plan."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from drivestack.control.base import TrackerConfig, TrackerState, track
+from drivestack.control.bicycle import BicycleState, step
+from drivestack.control.pid import PidConfig, PidState, pid_step
+from drivestack.control.pure_pursuit import pure_pursuit
+from drivestack.control.stanley import stanley
+from drivestack.msgs import EgoState, PlanStatus, Trajectory
+from drivestack.planning.speed_profile import SpeedProfileConfig, build_trajectory
+
+
+def ego_from(state: BicycleState, stamp_ns: int, steer: float = 0.0) -> EgoState:
+    pose = np.eye(4)
+    c, s = math.cos(state.yaw), math.sin(state.yaw)
+    pose[:2, :2] = [[c, -s], [s, c]]
+    pose[:2, 3] = [state.x, state.y]
+    return EgoState(stamp_ns=stamp_ns, frame_id="world", pose=pose, velocity=np.array([state.v, 0, 0]),
+                    acceleration=np.zeros(3), steering_angle=steer)  # fmt: skip
+
+
+def s_curve(spacing: float = 0.5) -> np.ndarray:
+    """(N, 3) a 3.5 m lane change over ~40 m between straights."""
+    x = np.arange(0.0, 120.0, spacing)
+    y = 3.5 / (1.0 + np.exp(-(x - 60.0) / 6.0))
+    yaw = np.arctan2(np.gradient(y, x), 1.0)
+    return np.stack([x, y, yaw], axis=1)
+
+
+FINE = s_curve(0.01)
+
+
+def cross_track(x: float, y: float) -> float:
+    """[m] distance to the lane change, sampled every centimetre."""
+    return float(np.min(np.hypot(FINE[:, 0] - x, FINE[:, 1] - y)))
+
+
+@pytest.mark.parametrize("law", [pure_pursuit, stanley], ids=["pure_pursuit", "stanley"])
+def test_lateral_control_converges_onto_lane_change_from_offset(law):
+    path = s_curve()
+    state = BicycleState(0.0, -1.0, 0.2, 8.0)  # 1 m off and 11 degrees askew
+    index, errors, steers = 0, [], []
+    for _ in range(140):  # 14 s at 10 Hz, 8 m/s
+        steer, index = law((state.x, state.y, state.yaw), state.v, path, start_index=index)
+        steers.append(steer)
+        state = step(state, steer, 0.0, 0.1)
+        errors.append(cross_track(state.x, state.y))
+    assert max(errors[40:]) < 0.25  # after 4 s it follows the lane change closely
+    assert errors[-1] < 0.05
+    assert max(abs(s) for s in steers) <= 0.6
+
+
+def test_pure_pursuit_holds_a_circle_of_its_own_radius():
+    r = 15.0
+    th = np.linspace(0, 1.9 * math.pi, 600)
+    path = np.stack([r * np.sin(th), r - r * np.cos(th), th], axis=1)
+    state, index = BicycleState(0.0, 0.0, 0.0, 5.0), 0
+    for _ in range(150):
+        steer, index = pure_pursuit((state.x, state.y, state.yaw), state.v, path, start_index=index)
+        state = step(state, steer, 0.0, 0.1)
+    assert abs(math.hypot(state.x, state.y - r) - r) < 0.15
+    assert steer == pytest.approx(math.atan(2.7 / r), abs=0.03)  # bicycle steady state
+
+
+@settings(max_examples=100, deadline=None)
+@given(errors=st.lists(st.floats(-50, 50), min_size=1, max_size=60), dt=st.floats(0.01, 0.5))
+def test_pid_output_saturates_and_integral_stays_clamped(errors, dt):
+    cfg = PidConfig()
+    state = PidState()
+    for e in errors:
+        out, state = pid_step(state, e, dt, cfg)
+        assert cfg.output_min <= out <= cfg.output_max
+        assert abs(state.integral) <= cfg.integral_limit + 1e-12
+
+
+def test_pid_speed_loop_reaches_setpoint_without_overshoot_from_windup():
+    cfg = PidConfig()
+    state, v = PidState(), 0.0
+    trace = []
+    for _ in range(300):
+        a, state = pid_step(state, 10.0 - v, 0.1, cfg)
+        v += a * 0.1
+        trace.append(v)
+    assert trace[-1] == pytest.approx(10.0, abs=0.05)
+    assert max(trace) < 10.8  # saturated for seconds, yet little overshoot: no windup
+
+
+def test_tracker_follows_planned_trajectory_and_stops_at_its_end():
+    path = s_curve()[:160]  # 80 m, ends mid lane change
+    state = BicycleState(0.0, 0.0, 0.0, 0.0)
+    ego = ego_from(state, 0)
+    curv = np.gradient(path[:, 2], 0.5)
+    traj = build_trajectory(path, curv, ego, SpeedProfileConfig(speed_limit=10.0))
+    tracker, t_ns = TrackerState(), 0
+    for _ in range(400):
+        cmd, tracker = track(ego, traj, tracker, t_ns, TrackerConfig(lateral="stanley"))
+        cmd.validate()
+        state = step(state, cmd.steering_angle, cmd.acceleration, 0.1)
+        t_ns += 100_000_000
+        ego = ego_from(state, t_ns, cmd.steering_angle)
+    assert math.hypot(state.x - path[-1, 0], state.y - path[-1, 1]) < 1.5
+    assert abs(state.v) < 0.3
+
+
+def test_tracker_brakes_on_no_path_and_rejects_frame_mismatch():
+    state = BicycleState(0.0, 0.0, 0.0, 6.0)
+    ego = ego_from(state, 0)
+    stop = Trajectory(stamp_ns=0, frame_id="world", times=np.zeros(1), poses=np.zeros((1, 3)),
+                      speeds=np.zeros(1), accelerations=np.zeros(1), curvatures=np.zeros(1),
+                      status=PlanStatus.NO_PATH, detail="blocked")  # fmt: skip
+    cmd, _ = track(ego, stop, TrackerState(), 0)
+    assert cmd.acceleration < 0
+    with pytest.raises(ValueError, match="frame"):
+        track(ego, Trajectory(**{**stop.__dict__, "frame_id": "map"}), TrackerState(), 0)
+    with pytest.raises(ValueError, match="lateral"):
+        TrackerConfig(lateral="mpc")
