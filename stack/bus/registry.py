@@ -75,6 +75,8 @@ NODE_MODULES: tuple[str, ...] = (
     "drivestack.sim.replay",
     "drivestack.planning.nodes",
     "drivestack.control.nodes",
+    "drivestack.perception.nodes",
+    "drivestack.tracking.node",
 )
 
 NODES: Registry[type] = Registry("node", NODE_MODULES)

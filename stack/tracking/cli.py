@@ -1,36 +1,31 @@
-"""``drive track``, ``drive train motion`` and ``drive bench tracking``.
+"""``drive track``, ``drive train motion`` and ``drive bench tracking``: the parsers.
 
-* ``drive track --detections DIR --seqmap FILE --out DIR``: tracks KITTI sequences and
-  writes ``<out>/<seq>.txt`` KITTI tracking results (scored by ``drive bench kitti-tracking``).
-* ``drive train motion``: trains the motion TCN on the KITTI training sequences' ground truth,
-  writes the checkpoint, a learning-curve PNG and a JSON report with ADE/FDE on the val
-  sequences against constant velocity and the Kalman filter.
-* ``drive bench tracking``: frames per second of the stack tracker (Kalman path; TCN path
-  separately) and of the textbook AB3DMOT baseline on the same preloaded detections, one JSON
-  object on stdout.
+The handlers live in ``commands.py``, which imports torch: it is imported only when one of
+these commands runs, so ``drive --help`` stays fast. The literal defaults below are checked
+against the real constants by ``tests/tracking/test_tracking_cli_parsers.py``.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import sys
-import time
-from dataclasses import asdict, replace
+import importlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-import numpy as np
-import torch
-from threadpoolctl import threadpool_limits
-from tqdm import tqdm
-
-from drivestack.tracking.forecaster import DEFAULT_CHECKPOINT, MotionForecaster
-from drivestack.tracking.registry import TRACKERS
-from drivestack.tracking.tracker import TCN_MODES, TrackerConfig
+from drivestack.cli.main import command_group
 
 _HERE = Path(__file__).resolve()
 _DATA = _HERE.parents[2].parent / "shared" / "data" / "kitti_tracking"  # ../shared/data beside the repo
+DEFAULT_CHECKPOINT = _HERE.parent / "weights" / "motion_tcn.pt"  # = forecaster.DEFAULT_CHECKPOINT
+TRACKER_NAMES = ("ab3dmot", "stack")  # = sorted(registry.TRACKERS)
+TCN_MODES = ("off", "associate", "predict")  # = tracker.TCN_MODES
+
+
+def _handler(name: str) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        return int(getattr(importlib.import_module("drivestack.tracking.commands"), name)(args) or 0)
+
+    return run
 
 
 def register(commands: argparse._SubParsersAction, bench: argparse._SubParsersAction) -> None:
@@ -40,159 +35,29 @@ def register(commands: argparse._SubParsersAction, bench: argparse._SubParsersAc
     p.add_argument("--seqmap", type=Path, required=True, help="devkit seqmap of the sequences to track")
     p.add_argument("--out", type=Path, required=True, help="output folder for <seq>.txt results")
     _common(p)
-    p.set_defaults(func=_track)
+    p.set_defaults(func=_handler("track"))
 
-    train = commands.add_parser("train", help="train learned components")
-    what = train.add_subparsers(dest="train_what", metavar="WHAT")
-    train.set_defaults(func=lambda args: _usage(train))
+    what = command_group(commands, "train", "train learned components")
     m = what.add_parser("motion", help="train the motion TCN on KITTI tracking ground truth")
     m.add_argument("--kitti-root", type=Path, default=_DATA, help="folder with label_02/, calib/, oxts/")
     m.add_argument("--out", type=Path, default=DEFAULT_CHECKPOINT, help="checkpoint to write")
     m.add_argument("--epochs", type=int, default=30)
     m.add_argument("--seed", type=int, default=0)
-    m.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    m.add_argument("--device", default="auto", help="cpu, cuda or auto (cuda when available)")
     m.add_argument("--report", type=Path, default=None, help="JSON report (default: next to --out)")
-    m.set_defaults(func=_train_motion)
+    m.set_defaults(func=_handler("train_motion"))
 
     b = bench.add_parser("tracking", help="tracker frames/s vs the AB3DMOT baseline (JSON)")
     b.add_argument("--detections", type=Path, default=_DATA / "detections" / "pointrcnn_val")
     b.add_argument("--seqmap", type=Path, default=_DATA / "splits" / "evaluate_tracking.seqmap.val")
     b.add_argument("--repeats", type=int, default=3, help="best of this many runs per tracker")
     _common(b)
-    b.set_defaults(func=_bench)
+    b.set_defaults(func=_handler("bench"))
 
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--kitti-root", type=Path, default=None, help="calib/ and oxts/ (default: detections/../..)")
-    p.add_argument("--tracker", choices=sorted(TRACKERS), default="stack")
+    p.add_argument("--tracker", choices=TRACKER_NAMES, default="stack")
     p.add_argument("--tcn-mode", choices=TCN_MODES, default="off", help="how the stack tracker uses the TCN")
     p.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT)
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-
-
-def _usage(parser: argparse.ArgumentParser) -> int:
-    parser.print_help(sys.stderr)
-    return 2
-
-
-def _root(args: argparse.Namespace) -> Path:
-    return args.kitti_root if args.kitti_root is not None else args.detections.resolve().parents[1]
-
-
-def _forecaster(args: argparse.Namespace, mode: str) -> MotionForecaster | None:
-    return None if mode == "off" else MotionForecaster.from_checkpoint(args.checkpoint, args.device)
-
-
-def _track(args: argparse.Namespace) -> int:
-    from drivestack.tracking.kitti_run import load_split, run_sequence, write_results
-
-    seqs = load_split(_root(args), args.seqmap, args.detections)
-    config = TrackerConfig(tcn_mode=args.tcn_mode)
-    fc = _forecaster(args, args.tcn_mode)
-    for seq in tqdm(seqs, desc=f"track ({args.tracker})", file=sys.stderr, unit="seq"):
-        results = run_sequence(seq, TRACKERS[args.tracker](config, fc))
-        write_results(args.out, seq, results)
-    print(f"wrote {len(seqs)} result files to {args.out}", file=sys.stderr)
-    return 0
-
-
-def _train_motion(args: argparse.Namespace) -> int:
-    from drivestack.tracking.forecast_eval import compare
-    from drivestack.tracking.motion_data import (
-        KITTI_TRAIN_SEQUENCES,
-        KITTI_VAL_SEQUENCES,
-        kitti_tracks,
-        make_windows,
-    )
-    from drivestack.tracking.tcn import TCNConfig, save_checkpoint
-    from drivestack.tracking.train_motion import TrainConfig, plot_curve, run_meta, train
-
-    model_cfg = TCNConfig()
-    train_cfg = TrainConfig(epochs=args.epochs, seed=args.seed, device=args.device)
-    print("reading KITTI tracking ground truth ...", file=sys.stderr)
-    train_tracks = kitti_tracks(args.kitti_root, KITTI_TRAIN_SEQUENCES)
-    val_tracks = kitti_tracks(args.kitti_root, KITTI_VAL_SEQUENCES)
-    # Training: any window with a full future (short histories too, as the tracker sees them).
-    # Validation: full histories only, the same windows for TCN, constant velocity and Kalman.
-    train_w = make_windows(train_tracks, model_cfg.history, model_cfg.horizon, min_history=1)
-    val_w = make_windows(val_tracks, model_cfg.history, model_cfg.horizon, min_history=model_cfg.history)
-    print(f"{len(train_w)} training windows, {len(val_w)} validation windows", file=sys.stderr)
-    model, history = train(train_w, val_w, model_cfg, train_cfg)
-    fc = MotionForecaster(model, args.device)
-    metrics = compare(
-        val_w,
-        lambda w: fc(w.xy, w.yaw, w.size, w.groups, w.valid, w.ego_xy)[0],
-        model_cfg.horizon,
-        model_cfg.step_s,
-    )
-    data = {
-        "train_sequences": list(KITTI_TRAIN_SEQUENCES),
-        "val_sequences": list(KITTI_VAL_SEQUENCES),
-        "train_windows": len(train_w),
-        "val_windows": len(val_w),
-    }
-    save_checkpoint(args.out, model, run_meta(model_cfg, train_cfg, history, {"data": data, "val": metrics}))
-    curve = args.out.with_suffix(".png")
-    plot_curve(history, curve)
-    report = {"checkpoint": str(args.out), "curve": str(curve), **data, "history": history, "val": metrics}
-    report_path = args.report or args.out.with_suffix(".json")
-    report_path.write_text(json.dumps(report, indent=1))
-    print(json.dumps({"checkpoint": str(args.out), "val_2s": {k: v["all"] for k, v in metrics.items()}}))
-    return 0
-
-
-def _bench(args: argparse.Namespace) -> int:
-    from drivestack.tracking.kitti_run import load_split, run_sequence
-
-    seqs = load_split(_root(args), args.seqmap, args.detections)
-    frames = sum(len(s) for s in seqs)
-    base = TrackerConfig()
-
-    def timed(name: str, config: TrackerConfig, fc: MotionForecaster | None) -> dict[str, Any]:
-        best = np.inf
-        for _ in tqdm(range(args.repeats), desc=name, file=sys.stderr, unit="run"):
-            t0 = time.perf_counter()
-            for seq in seqs:
-                run_sequence(seq, TRACKERS["ab3dmot" if name == "ab3dmot_baseline" else "stack"](config, fc))
-            best = min(best, time.perf_counter() - t0)
-        return {"seconds": best, "frames_per_s": frames / best}
-
-    # Same tracker with no GIoU at all (pedestrians on a 1 m centre gate): shows what the
-    # shared GIoU costs per frame. Its accuracy differs (more pedestrian ID switches).
-    no_giou = replace(
-        base,
-        classes=tuple((c, replace(p, metric="dist", gate=1.0) if p.metric == "giou" else p) for c, p in base.classes),
-    )
-    # Tiny batched matrices: BLAS threads only add synchronisation; both trackers run with one,
-    # and torch (TCN path, batch of one frame's tracks) with one thread on the CPU.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with threadpool_limits(1):
-        kalman_path = timed("stack_kalman", base, None)
-        baseline = timed("ab3dmot_baseline", base, None)
-        kalman_no_giou = timed("stack_kalman_no_giou", no_giou, None)
-        tcn_mode = args.tcn_mode if args.tcn_mode != "off" else "associate"
-        tcn_cfg = replace(base, tcn_mode=tcn_mode)
-        tcn_path = timed(f"stack_tcn_{tcn_mode}", tcn_cfg, _forecaster(args, tcn_mode))
-    torch.set_num_threads(threads)
-    out = {
-        "bench": "tracking",
-        "split": str(args.seqmap),
-        "detections": str(args.detections),
-        "sequences": len(seqs),
-        "frames": frames,
-        "detections_total": int(sum(s.num_detections for s in seqs)),
-        "stages_counted": "per frame: Kalman predict, TCN forecast (TCN path), cost matrices "
-        "(distance + GIoU), Hungarian/greedy matching, update, birth/death, reporting with "
-        "velocity covariance; not counted: reading files (preloaded), writing results",
-        "timing": f"best of {args.repeats} runs over the whole split, BLAS threads = 1",
-        "stack_kalman": kalman_path,
-        "ab3dmot_baseline": baseline,
-        "speedup_kalman_vs_baseline": kalman_path["frames_per_s"] / baseline["frames_per_s"],
-        "stack_kalman_no_giou": {**kalman_no_giou, "note": "pedestrian GIoU gate replaced by a 1 m centre gate"},
-        "stack_tcn": {**tcn_path, "tcn_mode": tcn_mode, "device": args.device, "torch_threads": 1},
-        "speedup_tcn_vs_baseline": tcn_path["frames_per_s"] / baseline["frames_per_s"],
-        "tracker_config": asdict(base),
-    }
-    print(json.dumps(out, default=str))
-    return 0
+    p.add_argument("--device", default="auto", help="cpu, cuda or auto (cuda when available)")

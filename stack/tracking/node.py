@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from drivestack.bus.node import In, Inputs, Node, Out, TickOutput
+from drivestack.bus.registry import NODES
 from drivestack.msgs import Detections3D, EgoState, ObjectForecasts, TrackedObjects
 from drivestack.tracking.forecaster import DEFAULT_CHECKPOINT, MotionForecaster
 from drivestack.tracking.motion_data import to_world
@@ -55,6 +56,7 @@ class TrackerNodeConfig:
             raise ValueError(f"TrackerNodeConfig.tcn_mode must be one of {TCN_MODES}, got {self.tcn_mode!r}")
 
 
+@NODES.register("tracker")
 class TrackerNode(Node):
     """3D multi-object tracker node. Inherited, see base class."""
 
