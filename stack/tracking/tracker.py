@@ -20,14 +20,20 @@ All state is in :class:`TrackState` (arrays over tracks); nothing is kept elsewh
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from drivestack.eval.box_iou import giou_3d_pairs
-from drivestack.msgs import ObjectClass
 from drivestack.tracking import association, kalman
 from drivestack.tracking.motion_features import motion_group
+from drivestack.tracking.tracker_config import (  # noqa: F401 - re-exported
+    TCN_MODES,
+    ClassParams,
+    TrackerConfig,
+    _default_classes,
+    _Tables,
+)
 
 # (hist_xy (N,H,2), hist_yaw (N,H), size (N,3), groups (N,), valid (N,H), ego_xy (N,2))
 #   -> (mean (N,T,2), std (N,T,2)) world-frame forecasts at step_s, 2*step_s, ...
@@ -36,159 +42,6 @@ Forecaster = Callable[
     tuple[np.ndarray, np.ndarray],
 ]
 
-TCN_MODES = ("off", "associate", "predict")
-
-
-@dataclass(frozen=True)
-class ClassParams:
-    """Tracking parameters of one object class.
-
-    Attributes:
-        metric: association cost, ``"giou"`` (1 - GIoU_3D), ``"dist"`` (centre distance) or
-            ``"mahalanobis"`` (BEV centre under the innovation covariance).
-        gate: largest accepted cost (giou: 1 - min GIoU; dist: [m]; mahalanobis: [sigma]).
-        matcher: ``"hungarian"`` or ``"greedy"``.
-        model: Kalman motion model, ``"cv"`` or ``"ctrv"``.
-        min_hits: detections before a track is reported.
-        max_age: [frames] without a detection before a track is deleted.
-        birth_score: lowest detection score that starts a track (raw detector score).
-        noise: Kalman noise of the class.
-    """
-
-    metric: str = "giou"
-    gate: float = 1.2
-    matcher: str = "hungarian"
-    model: str = "cv"
-    min_hits: int = 3
-    max_age: int = 2  # [frames]
-    birth_score: float = -1e9
-    noise: kalman.NoiseConfig = field(default_factory=kalman.NoiseConfig)
-
-
-def _default_classes() -> tuple[tuple[int, ClassParams], ...]:
-    # Matchers, ages and the pedestrian/cyclist gates follow AB3DMOT's PointRCNN/KITTI choices.
-    # Cars use a 2 m centre-distance gate instead of GIoU >= -0.2 and vehicles a larger process
-    # noise: both chosen on the KITTI val split (sAMOTA/MOTA at 3D IoU 0.25/0.5 within 0.1 of
-    # the GIoU gate, 4x fewer GIoU evaluations per frame).
-    vehicle_noise = kalman.NoiseConfig(accel=6.0)
-    return (
-        (
-            int(ObjectClass.CAR),
-            ClassParams(metric="dist", gate=2.0, matcher="hungarian", max_age=2, noise=vehicle_noise),
-        ),
-        (
-            int(ObjectClass.PEDESTRIAN),
-            ClassParams(
-                metric="giou",
-                gate=1.4,
-                matcher="greedy",
-                min_hits=1,
-                max_age=4,
-                noise=kalman.NoiseConfig(accel=1.5, meas_pos=0.2, meas_size=0.1),
-            ),
-        ),
-        (
-            int(ObjectClass.CYCLIST),
-            ClassParams(metric="dist", gate=2.0, matcher="hungarian", max_age=4, noise=vehicle_noise),
-        ),
-    )
-
-
-@dataclass(frozen=True)
-class TrackerConfig:
-    """Tracker configuration.
-
-    Attributes:
-        classes: ``(ObjectClass id, ClassParams)`` per tracked class; detections of other
-            classes are ignored.
-        history: [frames] of track history kept for the motion TCN.
-        tcn_mode: ``"off"``, ``"associate"`` or ``"predict"`` (see module docstring).
-        tcn_min_history: [frames] of history a track needs before the TCN replaces the Kalman
-            prediction.
-        report_coasting: also report tracks that missed a detection but are still alive.
-    """
-
-    classes: tuple[tuple[int, ClassParams], ...] = field(default_factory=_default_classes)
-    history: int = 10  # [frames]
-    tcn_mode: str = "off"
-    tcn_min_history: int = 3  # [frames]
-    report_coasting: bool = True
-    giou_reach: float = 3.0  # [m]
-    tables: _Tables = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        ids = [c for c, _ in self.classes]
-        if len(set(ids)) != len(ids):
-            raise ValueError(f"TrackerConfig.classes: duplicate class ids {ids}")
-        if self.tcn_mode not in TCN_MODES:
-            raise ValueError(f"TrackerConfig.tcn_mode must be one of {TCN_MODES}, got {self.tcn_mode!r}")
-        for c, p in self.classes:
-            if p.metric not in association.METRICS or p.matcher not in association.MATCHERS:
-                raise ValueError(f"TrackerConfig.classes[{ObjectClass(c).name}]: bad metric/matcher {p}")
-            if p.model not in ("cv", "ctrv"):
-                raise ValueError(f"TrackerConfig.classes[{ObjectClass(c).name}]: bad model {p.model!r}")
-        # Per-class parameters as arrays indexed by class slot, built once (the step is hot).
-        object.__setattr__(self, "tables", _Tables.build(self))
-
-
-@dataclass(frozen=True)
-class _Tables:
-    """Per-slot parameter arrays of a TrackerConfig (slot = index into ``classes``)."""
-
-    slot_of_class: np.ndarray  # (max class id + 2,) int64, -1 for untracked classes
-    min_hits: np.ndarray  # (S,)
-    max_age: np.ndarray  # (S,)
-    birth_score: np.ndarray  # (S + 1,) the extra entry (slot -1) is +inf
-    gate: np.ndarray  # (S,)
-    giou: np.ndarray  # (S,) bool: metric is GIoU
-    maha: np.ndarray  # (S,) bool: metric is the Mahalanobis distance
-    greedy: np.ndarray  # (S,) bool: matcher is greedy
-    models: tuple[str, ...]  # models in use
-    model_of_slot: np.ndarray  # (S,) str
-    noises: tuple[kalman.NoiseConfig, ...]
-    noise_arrays: dict[str, np.ndarray]  # NoiseConfig field -> (S,) values
-
-    meas_cov: np.ndarray  # (S, 7, 7) measurement covariance R per slot
-    cv_cache: dict[float, tuple[np.ndarray, np.ndarray]]  # dt -> (F (10, 10), Q (S, 10, 10))
-
-    def cv_step(self, dt: float) -> tuple[np.ndarray, np.ndarray]:
-        """CV transition F and per-slot process noise Q for ``dt`` (memoised: dt rarely varies)."""
-        key = float(dt)
-        if key not in self.cv_cache:
-            slots = np.arange(len(self.gate))
-            q = kalman.process_noise(key, self.noise(slots), "cv", np.zeros((len(slots), kalman.STATE_DIM)))
-            self.cv_cache[key] = (kalman.cv_transition(key), q)
-        return self.cv_cache[key]
-
-    def noise(self, slots: np.ndarray) -> kalman.NoiseConfig:
-        """Per-track noise (array fields) of tracks in ``slots`` (K,)."""
-        return kalman.NoiseConfig(**{f: a[slots] for f, a in self.noise_arrays.items()})
-
-    @staticmethod
-    def build(config: TrackerConfig) -> _Tables:
-        params = [p for _, p in config.classes]
-        lookup = np.full(max(int(c) for c in ObjectClass) + 2, -1, np.int64)
-        for slot, (c, _) in enumerate(config.classes):
-            lookup[c] = slot
-        return _Tables(
-            slot_of_class=lookup,
-            min_hits=np.array([p.min_hits for p in params]),
-            max_age=np.array([p.max_age for p in params]),
-            birth_score=np.array([p.birth_score for p in params] + [np.inf]),
-            gate=np.array([p.gate for p in params], float),
-            giou=np.array([p.metric == "giou" for p in params]),
-            maha=np.array([p.metric == "mahalanobis" for p in params]),
-            greedy=np.array([p.matcher == "greedy" for p in params]),
-            models=tuple(sorted({p.model for p in params})),
-            model_of_slot=np.array([p.model for p in params]),
-            noises=tuple(p.noise for p in params),
-            noise_arrays={
-                f: np.array([getattr(p.noise, f) for p in params], float)
-                for f in kalman.NoiseConfig.__dataclass_fields__
-            },
-            meas_cov=np.stack([kalman.measurement_noise(p.noise) for p in params]),
-            cv_cache={},
-        )
 
 
 @dataclass(frozen=True)
