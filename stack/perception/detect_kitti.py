@@ -116,6 +116,22 @@ def result_lines(
     return lines
 
 
+
+def kept_result_lines(
+    det: Detections3D, boxes2d: np.ndarray, keep: np.ndarray, T_cam_from_ego: np.ndarray
+) -> list[str]:
+    """:func:`result_lines` for the detections ``keep`` indexes, with their image boxes."""
+    sub = Detections3D(
+        stamp_ns=det.stamp_ns,
+        frame_id=det.frame_id,
+        boxes=np.asarray(det.boxes)[keep],
+        scores=np.asarray(det.scores)[keep],
+        class_ids=np.asarray(det.class_ids)[keep],
+    )
+    return result_lines(
+        sub, boxes2d[keep], np.asarray(sub.scores), np.asarray(sub.class_ids), T_cam_from_ego
+    )
+
 def process_frame(
     root: Path, frame: str, detector: Detector
 ) -> tuple[dict[str, list[str]], np.ndarray, Detections2D, Detections3D, CameraCalibration]:
@@ -142,17 +158,7 @@ def process_frame(
             use = own2d[0] == 0
             proj = np.where(use[:, None], own2d[1], proj)
             ok = ok | use
-        keep = np.flatnonzero(ok)
-        sub = Detections3D(
-            stamp_ns=det.stamp_ns,
-            frame_id=det.frame_id,
-            boxes=np.asarray(det.boxes)[keep],
-            scores=np.asarray(det.scores)[keep],
-            class_ids=np.asarray(det.class_ids)[keep],
-        )
-        lines[mode] = result_lines(
-            sub, proj[keep], np.asarray(sub.scores), np.asarray(sub.class_ids), T_rect_from_ego
-        )
+        lines[mode] = kept_result_lines(det, proj, np.flatnonzero(ok), T_rect_from_ego)
     return lines, image.data, det2d, fused, cam
 
 

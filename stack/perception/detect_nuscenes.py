@@ -37,8 +37,15 @@ from drivestack.datasets.convention import (
 from drivestack.datasets.errors import DataError
 from drivestack.datasets.kitti.label_file import format_object_line
 from drivestack.datasets.nuscenes.log import NuScenesConfig, NuScenesLog
-from drivestack.msgs import CameraCalibration, Detections3D, Image
-from drivestack.perception.detect_kitti import KITTI_NAMES, MODES, RunReport, draw, result_lines
+from drivestack.msgs import CameraCalibration, Image
+from drivestack.perception.detect_kitti import (
+    KITTI_NAMES,
+    MODES,
+    RunReport,
+    draw,
+    kept_result_lines,
+    result_lines,
+)
 from drivestack.perception.fusion import CalibrationError, project_boxes
 from drivestack.perception.perceive import PerceptionResult
 
@@ -153,17 +160,7 @@ def run_nuscenes(
                 use = own[0] == front
                 proj = np.where(use[:, None], own[1], proj)
                 ok = (ok & (own[0] < 0)) | use  # boxes from other cameras stay theirs
-            keep = np.flatnonzero(ok)
-            sub = Detections3D(
-                stamp_ns=det.stamp_ns,
-                frame_id=det.frame_id,
-                boxes=np.asarray(det.boxes)[keep],
-                scores=np.asarray(det.scores)[keep],
-                class_ids=np.asarray(det.class_ids)[keep],
-            )
-            lines[mode] = result_lines(
-                sub, proj[keep], np.asarray(sub.scores), np.asarray(sub.class_ids), cam.extrinsics
-            )
+            lines[mode] = kept_result_lines(det, proj, np.flatnonzero(ok), cam.extrinsics)
         for mode, mode_lines in lines.items():
             (out / mode / "data" / f"{key}.txt").write_text(
                 "".join(line + "\n" for line in mode_lines)
