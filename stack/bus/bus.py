@@ -64,15 +64,6 @@ class Subscription:
         if self.notify is not None:
             self.notify(self)
 
-    def take(self, now_ns: int) -> list[Message]:
-        """Empties the queue, recording each message's latency (``now_ns - stamp_ns``)."""
-        buf = self.buf
-        self.buf = []
-        if len(buf) == 1:
-            self.latencies.append(now_ns - buf[0].stamp_ns)
-        else:
-            self.latencies.extend([now_ns - m.stamp_ns for m in buf])
-        return buf
 
 
 class LockedSubscription(Subscription):
@@ -94,18 +85,12 @@ class LockedSubscription(Subscription):
             buf, self.buf = self.buf, []
         return buf
 
-    def take(self, now_ns: int) -> list[Message]:
-        buf = self.take_locked()
-        lat = self.latencies
-        for msg in buf:
-            lat.append(now_ns - msg.stamp_ns)
-        return buf
 
 
 class Topic:
     """A named channel carrying one message type (and its subclasses)."""
 
-    __slots__ = ("name", "type", "subscriptions", "count", "first_ns", "last_ns", "drops", "_lock")
+    __slots__ = ("name", "type", "subscriptions", "count", "first_ns", "last_ns", "drops")
 
     def __init__(self, name: str, msg_type: type[Message]):
         self.name = name
@@ -115,7 +100,6 @@ class Topic:
         self.first_ns: int | None = None
         self.last_ns = 0
         self.drops = 0
-        self._lock = threading.Lock()
 
     def check(self, msg: object) -> None:
         if not isinstance(msg, self.type):

@@ -30,7 +30,6 @@ Nodes are wired to topic names by a launch file (``drivestack.launch``) or direc
 
 from __future__ import annotations
 
-import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -176,7 +175,3 @@ class Node(ABC):
             inputs: New messages per input key; see :class:`Inputs`.
         """
 
-
-def config_fields(config_cls: type) -> dict[str, dataclasses.Field[Any]]:
-    """The parameters of a node's ``Config`` by name."""
-    return {f.name: f for f in dataclasses.fields(config_cls)}
