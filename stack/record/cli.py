@@ -10,7 +10,7 @@ from drivestack.bus.graph import NodeSpec
 from drivestack.cli.run import add_run_arguments, apply_cli, report, run_launch
 from drivestack.launch import Launch, LaunchError, load_launch
 from drivestack.record.diff import diff_recordings
-from drivestack.record.mcap_io import Recording
+from drivestack.record.mcap_io import NotMcapError, Recording
 from drivestack.record.player import McapPlayer, PlayerConfig
 
 
@@ -78,10 +78,8 @@ def cmd_record(args: argparse.Namespace) -> int:
 
 
 def cmd_play(args: argparse.Namespace) -> int:
-    if not args.recording.is_file():
-        print(f"drive play: {args.recording}: no such file", file=sys.stderr)
-        return 2
     try:
+        Recording(args.recording)  # names a missing or non-MCAP file before anything runs
         config = PlayerConfig(
             path=str(args.recording), topics=tuple(args.play_topics or ()), start_s=args.start,
             end_s=args.end, loop=args.loop,
@@ -94,7 +92,7 @@ def cmd_play(args: argparse.Namespace) -> int:
             kept = [s for s in launch.specs if not ({s.output_topic(k) for k in s.ports()[1]} & played)]
         else:
             launch, kept = Launch(path=args.recording, specs=[]), []
-    except (LaunchError, ValueError) as exc:
+    except (LaunchError, ValueError, FileNotFoundError) as exc:
         print(f"drive play: {exc}", file=sys.stderr)
         return 2
     if args.loop and args.duration is None:
@@ -113,11 +111,11 @@ def cmd_play(args: argparse.Namespace) -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    for p in (args.a, args.b):
-        if not p.is_file():
-            print(f"drive diff: {p}: no such file", file=sys.stderr)
-            return 2
-    result = diff_recordings(args.a, args.b, args.topics)
+    try:
+        result = diff_recordings(args.a, args.b, args.topics)
+    except (FileNotFoundError, NotMcapError) as exc:
+        print(f"drive diff: {exc}", file=sys.stderr)
+        return 2
     for note in result.notes:
         print(f"warning: {note}", file=sys.stderr)
     if result.divergence is None:

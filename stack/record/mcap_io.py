@@ -27,6 +27,11 @@ from drivestack.msgs import Message
 from drivestack.record.codec import MESSAGE_ENCODING, SCHEMA_ENCODING, decode, encode, json_schema
 
 PROFILE = "drivestack"
+MCAP_MAGIC = b"\x89MCAP0\r\n"
+
+
+class NotMcapError(ValueError):
+    """A file given as a recording that is not MCAP at all (not merely cut short)."""
 
 
 class Recorder:
@@ -124,6 +129,10 @@ class Recording:
         self.path = Path(path)
         if not self.path.is_file():
             raise FileNotFoundError(f"{self.path}: no such recording")
+        with open(self.path, "rb") as f:
+            head = f.read(len(MCAP_MAGIC))
+        if head != MCAP_MAGIC:
+            raise NotMcapError(f"{self.path}: not an MCAP file (starts with {head!r})")
         self.truncated: str | None = None
 
     def messages(

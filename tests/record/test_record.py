@@ -212,3 +212,16 @@ def test_sigint_during_realtime_playback_closes_the_recording(tmp_path):
     with open(out, "rb") as f:
         assert make_reader(f).get_summary() is not None
     assert 0 < len(got) < 100 * 13
+
+
+def test_a_file_that_is_not_mcap_is_an_error_not_an_empty_recording(tmp_path, capsys):
+    # Regression: such a file used to play as an empty recording (exit 0) and diff as identical.
+    bad = tmp_path / "notes.mcap"
+    bad.write_text("hello\n")
+    with pytest.raises(ValueError, match=r"notes.mcap: not an MCAP file"):
+        Recording(bad)
+    assert drive(["play", str(bad), "-q"]) == 2
+    assert drive(["diff", str(bad), str(bad)]) == 2
+    assert drive(["diff", str(tmp_path / "absent.mcap"), str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "not an MCAP file" in err and "absent.mcap: no such recording" in err
