@@ -36,7 +36,7 @@ from drivestack.planning.speed_profile import SpeedProfileConfig, stop_trajector
 class PlannerNodeConfig:
     """Planner parameters a launch file may override."""
 
-    grid_planner: str = "astar_csgraph"  # astar | astar_csgraph | dstar_lite
+    grid_planner: str = "astar_numba"  # astar | astar_csgraph | astar_numba | dstar_lite
     search_budget_s: float = 0.06  # [s] grid-search time budget per tick
     goal_ahead: float = 50.0  # [m] along the route
     cost_weight: float = 2.0  # weight of cell cost in the search

@@ -36,6 +36,7 @@ from drivestack.msgs import (
 )
 from drivestack.planning.astar import astar
 from drivestack.planning.astar_csgraph import astar_csgraph
+from drivestack.planning.astar_numba import astar_numba
 from drivestack.planning.base import GridPlanResult
 from drivestack.planning.costmap import (
     CostmapConfig,
@@ -53,6 +54,7 @@ from drivestack.planning.speed_profile import SpeedProfileConfig, build_trajecto
 GRID_PLANNERS: dict[str, Callable[..., GridPlanResult]] = {
     "astar": astar,
     "astar_csgraph": astar_csgraph,
+    "astar_numba": astar_numba,
 }
 
 
@@ -60,7 +62,7 @@ GRID_PLANNERS: dict[str, Callable[..., GridPlanResult]] = {
 class PlannerConfig:
     """Everything one planning step needs."""
 
-    grid_planner: str = "astar_csgraph"  # a key of GRID_PLANNERS, or "dstar_lite"
+    grid_planner: str = "astar_numba"  # a key of GRID_PLANNERS, or "dstar_lite"
     costmap: CostmapConfig = field(default_factory=CostmapConfig)
     smoothing: SmoothingConfig = field(default_factory=SmoothingConfig)
     speed: SpeedProfileConfig = field(default_factory=SpeedProfileConfig)

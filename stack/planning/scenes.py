@@ -89,12 +89,13 @@ def w3_moving_blocks(
 
     Returns:
         Round count, summed expansions and seconds of D* Lite repairs and of A* from
-        scratch (tuned and csgraph), and whether all costs agreed every round.
+        scratch (tuned, csgraph and numba), and whether all costs agreed every round.
     """
     import time
 
     from drivestack.planning.astar import astar
     from drivestack.planning.astar_csgraph import astar_csgraph
+    from drivestack.planning.astar_numba import astar_numba
     from drivestack.planning.dstar_lite import DStarLite
 
     n = grid.shape[0]
@@ -104,7 +105,7 @@ def w3_moving_blocks(
     res = planner.replan()
     stats: dict[str, float | int | bool] = {
         "replans": 0, "dstar_expansions": 0, "dstar_s": 0.0,
-        "astar_expansions": 0, "astar_s": 0.0, "astar_csgraph_s": 0.0, "costs_equal": True,
+        "astar_expansions": 0, "astar_s": 0.0, "astar_csgraph_s": 0.0, "astar_numba_s": 0.0, "costs_equal": True,
         "initial_expansions": res.expansions,
     }  # fmt: skip
     half = block_size // 2
@@ -125,12 +126,23 @@ def w3_moving_blocks(
         t0 = time.perf_counter()
         ref_cs = astar_csgraph(cost, start, goal)
         stats["astar_csgraph_s"] += time.perf_counter() - t0
+        t0 = time.perf_counter()
+        ref_nb = astar_numba(cost, start, goal)
+        stats["astar_numba_s"] += time.perf_counter() - t0
         stats["replans"] += 1
         stats["dstar_expansions"] += res.expansions
         stats["astar_expansions"] += ref.expansions
         stats["costs_equal"] = bool(stats["costs_equal"]) and (
-            res.status == ref.status == ref_cs.status
-            and (not ref.ok or max(abs(res.cost - ref.cost), abs(ref_cs.cost - ref.cost)) < 1e-6)
+            res.status == ref.status == ref_cs.status == ref_nb.status
+            and (
+                not ref.ok
+                or max(
+                    abs(res.cost - ref.cost),
+                    abs(ref_cs.cost - ref.cost),
+                    abs(ref_nb.cost - ref.cost),
+                )
+                < 1e-6
+            )
         )
     return stats
 

@@ -14,10 +14,11 @@ from drivestack.msgs import PlanStatus
 from drivestack.planning.astar import astar
 from drivestack.planning.astar_baseline import astar_textbook
 from drivestack.planning.astar_csgraph import astar_csgraph
+from drivestack.planning.astar_numba import astar_numba
 from drivestack.planning.base import path_cost
 from drivestack.planning.scenes import random_grid
 
-PLANNERS = [astar, astar_csgraph, astar_textbook]
+PLANNERS = [astar, astar_csgraph, astar_numba, astar_textbook]
 
 
 @st.composite
@@ -86,9 +87,31 @@ def test_astar_no_corner_cutting_between_diagonal_obstacles():
     assert astar(cost, (0, 0), (1, 1)).status == PlanStatus.NO_PATH
 
 
-def test_astar_expansion_budget_returns_valid_partial_path():
+@pytest.mark.parametrize("planner", [astar, astar_numba], ids=lambda p: p.__name__)
+def test_astar_expansion_budget_returns_valid_partial_path(planner):
     cost = random_grid(80, 0.2, 0)
-    res = astar(cost, (0, 0), (79, 79), max_expansions=200)
+    res = planner(cost, (0, 0), (79, 79), max_expansions=200)
+    assert res.expansions == 200
     assert res.status == PlanStatus.BUDGET_EXHAUSTED
     assert tuple(res.path[0]) == (0, 0) and len(res.path) > 1
     assert path_cost(cost, res.path) == pytest.approx(res.cost)  # legal, collision-free moves
+
+
+def test_astar_numba_zero_time_budget_returns_valid_partial_path():
+    cost = random_grid(200, 0.2, 0)
+    res = astar_numba(cost, (0, 0), (199, 199), time_budget=0.0)
+    assert res.status == PlanStatus.BUDGET_EXHAUSTED and "budget" in res.detail
+    assert tuple(res.path[0]) == (0, 0) and len(res.path) > 1
+    assert path_cost(cost, res.path) == pytest.approx(res.cost)
+
+
+def test_astar_numba_resumed_chunks_equal_one_uninterrupted_search():
+    # W1 needs ~13.6k expansions: with a (generous) time budget the compiled search stops
+    # every 8192 expansions to read the clock and resumes; the result must not change.
+    cost = random_grid(200, 0.2, 0)
+    whole = astar_numba(cost, (0, 0), (199, 199))
+    chunked = astar_numba(cost, (0, 0), (199, 199), time_budget=60.0)
+    assert whole.expansions > 8192 and chunked.status == PlanStatus.OK
+    assert chunked.expansions == whole.expansions and chunked.cost == whole.cost
+    np.testing.assert_array_equal(chunked.path, whole.path)
+    assert whole.cost == pytest.approx(astar(cost, (0, 0), (199, 199)).cost, rel=1e-12)
