@@ -4,14 +4,18 @@
 function the controller node ticks. Lateral controllers share one signature:
 ``(pose, speed, path, config, start_index) -> (steering [rad], nearest index)``.
 Speeds and accelerations are signed (negative speed = reverse); the commanded acceleration is
-the time derivative of the signed speed, as in :mod:`drivestack.control.bicycle`.
+the signed longitudinal acceleration along the body +x axis, the time derivative of the
+signed speed (:class:`drivestack.msgs.ControlCommand`, :mod:`drivestack.control.bicycle`).
+So braking is negative forward and positive in reverse: the PID output bounds, stated for
+forward driving (``output_min`` = hardest braking, ``output_max`` = strongest drive), are
+mirrored while the car rolls backwards (:func:`directional_limits`).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -93,8 +97,15 @@ def track(
         trajectory.status in (PlanStatus.OK, PlanStatus.BUDGET_EXHAUSTED)
         and len(trajectory.times) > 1
     )
+    limits = directional_limits(config.pid, ego.speed)
     if not moving:
-        accel, pid = pid_step(state.pid, -ego.speed, dt, config.pid)
+        if abs(ego.speed) < config.stop_speed:
+            # Nearly stopped: cancel the rest and clear the integral (see the hold below),
+            # or the braking history would drive the car off the other way.
+            accel = max(limits.output_min, min(limits.output_max, -ego.speed / dt))
+            pid = PidState()
+        else:
+            accel, pid = pid_step(state.pid, -ego.speed, dt, limits)
         command = ControlCommand(
             stamp_ns=now_ns, frame_id="ego", steering_angle=ego.steering_angle, acceleration=accel
         )
@@ -123,18 +134,40 @@ def track(
     if abs(target) < 1e-3 and abs(ego.speed) < config.stop_speed:
         # At the stop: cancel the remaining speed and clear the integral, so braking
         # history cannot push the car backwards (a speed loop alone would overshoot zero).
-        accel = max(config.pid.output_min, min(config.pid.output_max, -ego.speed / dt))
+        accel = max(limits.output_min, min(limits.output_max, -ego.speed / dt))
         pid = PidState()
     else:
         # Feed the plan's acceleration forward only while the plan itself moves.
         feedforward = float(trajectory.accelerations[nearest]) if abs(target) > 1e-3 else 0.0
-        accel, pid = pid_step(state.pid, target - ego.speed, dt, config.pid, feedforward)
+        accel, pid = pid_step(state.pid, target - ego.speed, dt, limits, feedforward)
     command = ControlCommand(
         stamp_ns=now_ns, frame_id="ego", steering_angle=steer, acceleration=accel
     )
     if not math.isfinite(steer):
         raise ValueError("track: lateral controller returned a non-finite steering angle")
     return command, TrackerState(pid, nearest, trajectory.stamp_ns, now_ns)
+
+
+def directional_limits(pid: PidConfig, speed: float, eps: float = 1e-3) -> PidConfig:
+    """PID bounds on the signed acceleration for the car's direction of motion.
+
+    Args:
+        pid: Bounds stated for forward driving (``output_min`` < 0 brakes, ``output_max`` > 0
+            drives).
+        speed: [m/s] signed ego speed.
+        eps: [m/s] below this |speed| the car is at rest: it may drive off either way, and
+            there is nothing to brake.
+
+    Returns:
+        Forward: the bounds as given. Reverse: mirrored, ``(-output_max, -output_min)``, so
+        braking (now positive) is as strong as forward braking and driving backwards as
+        strong as driving forwards. At rest: ``(-output_max, output_max)``.
+    """
+    if speed > eps:
+        return pid
+    if speed < -eps:
+        return replace(pid, output_min=-pid.output_max, output_max=-pid.output_min)
+    return replace(pid, output_min=-pid.output_max, output_max=pid.output_max)
 
 
 def _current_segment(speeds: np.ndarray, index: int) -> slice:

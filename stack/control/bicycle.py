@@ -2,6 +2,10 @@
 
     x' = v cos(yaw),  y' = v sin(yaw),  yaw' = v tan(delta) / L,  v' = a
 
+``v`` is the signed speed (negative in reverse) and ``a`` the signed longitudinal acceleration
+along the body +x axis, exactly :class:`drivestack.msgs.ControlCommand`'s ``acceleration``:
+in reverse a positive ``a`` brakes.
+
 Integrated exactly over a step for constant (delta, a) when the speed does not change sign
 would need Fresnel integrals; a small fixed sub-step with midpoint speed is accurate to
 well under a centimetre at the 10-100 Hz rates used here.

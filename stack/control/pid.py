@@ -13,8 +13,8 @@ class PidConfig:
     ki: float = 0.2  # [1/s^2]
     kd: float = 0.0  # [-]
     integral_limit: float = 5.0  # |integral of error| cap, [error unit * s]
-    output_min: float = -6.0  # [m/s^2] hardest braking
-    output_max: float = 2.0  # [m/s^2]
+    output_min: float = -6.0  # [m/s^2] lower output bound (the tracker: hardest braking forward)
+    output_max: float = 2.0  # [m/s^2] upper output bound (the tracker: strongest drive forward)
 
 
 @dataclass(frozen=True)

@@ -91,7 +91,11 @@ class ControlCommand(Message):
     """Actuator command for the ego vehicle."""
 
     steering_angle: float  # [rad] front-wheel angle, left positive
-    acceleration: float  # [m/s^2], negative brakes
+    # [m/s^2] signed longitudinal acceleration along the body +x axis, i.e. the time
+    # derivative of the signed speed (EgoState.speed, negative when reversing). Forward, a
+    # negative value brakes; in reverse a negative value speeds the car up backwards and a
+    # positive value brakes.
+    acceleration: float
 
     def _check(self) -> None:
         check_finite(self, "steering_angle", "acceleration")

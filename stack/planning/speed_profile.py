@@ -148,7 +148,9 @@ def build_trajectory(
     s = arc_length(poses[:, :2])
     cusps = np.flatnonzero(np.diff(dirs) != 0)  # last pose before each direction change
     vmax = speed_limits(s, curvatures, config, stop_at=stop_at, cusps=cusps)
-    v0 = abs(ego.speed)
+    # Speed along the path's first direction: a car rolling the other way starts from rest
+    # as far as the profile goes (the controller brakes it first).
+    v0 = max(0.0, ego.speed * float(dirs[0])) if len(dirs) else 0.0
     v = profile(s, vmax, v0, config)
     stop = forecast_stop(poses[:, :2], s, arrival_times(s, v), forecasts, config)
     if stop is not None and stop_at is not None:
@@ -187,7 +189,8 @@ def stop_trajectory(
         ego: Ego state.
         status: Why there is no motion (NO_PATH, INVALID_INPUT, BUDGET_EXHAUSTED).
         detail: Human-readable reason.
-        max_decel: [m/s^2] braking asked for while the ego still moves.
+        max_decel: [m/s^2] braking asked for while the ego still moves (signed against
+            the motion: positive when reversing).
     """
     return Trajectory(
         stamp_ns=ego.stamp_ns,
@@ -195,7 +198,8 @@ def stop_trajectory(
         times=np.zeros(1),
         poses=np.array([[*ego.xy, ego.yaw]]),
         speeds=np.zeros(1),
-        accelerations=np.array([-max_decel if abs(ego.speed) > 0 else 0.0]),
+        # Signed along body +x (ControlCommand's convention): braking opposes the motion.
+        accelerations=np.array([-math.copysign(max_decel, ego.speed) if ego.speed else 0.0]),
         curvatures=np.zeros(1),
         status=status,
         detail=detail,

@@ -122,3 +122,68 @@ def test_tracker_brakes_on_no_path_and_rejects_frame_mismatch():
         track(ego, Trajectory(**{**stop.__dict__, "frame_id": "map"}), TrackerState(), 0)
     with pytest.raises(ValueError, match="lateral"):
         TrackerConfig(lateral="mpc")
+
+
+def reverse_arc(length: float = 14.0, radius: float = 20.0, ds: float = 0.1) -> np.ndarray:
+    """(N, 3) rear-axle poses reversing from the origin: 4 m straight, then a left-curving arc."""
+    poses = [(0.0, 0.0, 0.0)]
+    for k in range(int(round(length / ds))):
+        x, y, yaw = poses[-1]
+        kappa = 1.0 / radius if k * ds >= 4.0 else 0.0
+        yaw_new = yaw - ds * kappa  # reversing: yaw changes by direction * kappa * ds
+        mid = 0.5 * (yaw + yaw_new)
+        poses.append((x - ds * math.cos(mid), y - ds * math.sin(mid), yaw_new))
+    return np.asarray(poses)
+
+
+@pytest.mark.parametrize("v0", [0.0, -2.0], ids=["from_rest", "already_reversing"])
+def test_reverse_manoeuvre_tracked_closed_loop_ends_at_its_target(v0):
+    path = reverse_arc()
+    curv = np.where(np.arange(len(path)) * 0.1 >= 4.0, 1.0 / 20.0, 0.0)
+    state = BicycleState(0.0, 0.0, 0.0, v0)
+    ego = ego_from(state, 0)
+    traj = build_trajectory(path, curv, ego, SpeedProfileConfig(speed_limit=3.0),
+                            directions=-np.ones(len(path), np.int8))  # fmt: skip
+    assert (traj.speeds <= 0).all() and traj.speeds[0] == pytest.approx(v0)
+    tracker, t_ns = TrackerState(), 0
+    for _ in range(250):  # 25 s at 10 Hz
+        cmd, tracker = track(ego, traj, tracker, t_ns)
+        state = step(state, cmd.steering_angle, cmd.acceleration, 0.1)
+        t_ns += 100_000_000
+        ego = ego_from(state, t_ns, cmd.steering_angle)
+    assert math.hypot(state.x - path[-1, 0], state.y - path[-1, 1]) < 0.3
+    assert abs((state.yaw - path[-1, 2] + math.pi) % (2 * math.pi) - math.pi) < 0.05
+    assert abs(state.v) < 0.05
+
+
+def test_braking_in_reverse_is_positive_and_as_strong_as_forward():
+    # ControlCommand.acceleration is d(signed speed)/dt: braking opposes the motion. The old
+    # reading ("negative brakes", with forward-only bounds) capped reverse braking at the
+    # forward drive limit (+2 m/s^2) and let the car speed up backwards at 6 m/s^2.
+    stop = Trajectory(stamp_ns=0, frame_id="world", times=np.zeros(1), poses=np.zeros((1, 3)),
+                      speeds=np.zeros(1), accelerations=np.zeros(1), curvatures=np.zeros(1),
+                      status=PlanStatus.NO_PATH, detail="blocked")  # fmt: skip
+    cfg = TrackerConfig()
+    fwd, _ = track(ego_from(BicycleState(0, 0, 0, 8.0), 0), stop, TrackerState(), 0, cfg)
+    rev, _ = track(ego_from(BicycleState(0, 0, 0, -8.0), 0), stop, TrackerState(), 0, cfg)
+    assert fwd.acceleration == pytest.approx(cfg.pid.output_min)
+    assert rev.acceleration == pytest.approx(-cfg.pid.output_min)  # +6: brakes backward motion
+    # Closed loop: the emergency stop takes the same distance in either direction.
+    dist = []
+    for v in (8.0, -8.0):
+        state, tracker, t_ns = BicycleState(0, 0, 0, v), TrackerState(), 0
+        for _ in range(40):
+            cmd, tracker = track(ego_from(state, t_ns), stop, tracker, t_ns, cfg)
+            state = step(state, cmd.steering_angle, cmd.acceleration, 0.1)
+            t_ns += 100_000_000
+        assert abs(state.v) < 0.05
+        dist.append(abs(state.x))
+    assert dist[0] == pytest.approx(dist[1], abs=1e-6) and dist[0] < 8.0
+
+
+def test_stop_trajectory_brakes_against_the_motion_in_reverse():
+    from drivestack.planning.speed_profile import stop_trajectory
+
+    for v, sign in ((5.0, -1.0), (-5.0, 1.0), (0.0, 0.0)):
+        traj = stop_trajectory(ego_from(BicycleState(0, 0, 0, v), 0), PlanStatus.NO_PATH, "x", 3.0)
+        assert traj.accelerations[0] == sign * 3.0
