@@ -159,6 +159,7 @@ def hybrid_astar(
     goal: tuple[float, float, float],
     config: HybridAStarConfig = HybridAStarConfig(),
     time_budget: float | None = None,
+    footprint: Footprint | None = None,
 ) -> PosePlanResult:
     """Plans a kinematically feasible, collision-free path between two rear-axle poses.
 
@@ -168,12 +169,13 @@ def hybrid_astar(
         goal: (x [m], y [m], yaw [rad]) in ``grid.frame_id``.
         config: Vehicle and search parameters.
         time_budget: [s]; None for unlimited (``max_expansions`` still applies).
+        footprint: ``Footprint(grid, config)`` if the caller built it already.
 
     Returns:
         A :class:`PosePlanResult` with poses in ``grid.frame_id``.
     """
     t0 = time.perf_counter()
-    fp = Footprint(grid, config)
+    fp = Footprint(grid, config) if footprint is None else footprint
     (sx, sy), (gx, gy) = world_to_local(grid.origin, np.array([start[:2], goal[:2]]))
     syaw, gyaw = start[2] - grid.origin[2], goal[2] - grid.origin[2]
     for name, (x, y, yaw) in (("start", (sx, sy, syaw)), ("goal", (gx, gy, gyaw))):

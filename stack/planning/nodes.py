@@ -3,9 +3,11 @@ route source that publishes a log's own ego path as the route when no map exists
 
 The planner ticks at 10 Hz and calls :func:`drivestack.planning.pipeline.plan_step`. It never
 raises for a blocked or unreachable goal or for bad inputs: it publishes a stop trajectory
-whose ``status`` (NO_PATH / INVALID_INPUT) and ``detail`` say why. Its grid search runs under
-``search_budget_s``; out of budget it publishes the best valid (partial) plan with status
-BUDGET_EXHAUSTED.
+whose ``status`` (NO_PATH / INVALID_INPUT) and ``detail`` say why. ``search`` selects the grid
+search (+ smoothing) or kinematic Hybrid A*; either runs under ``search_budget_s`` in a
+real-time run, and out of budget it publishes the best valid (partial) plan with status
+BUDGET_EXHAUSTED and says so in ``detail``. Deterministic runs never cut a search by the
+wall clock (Hybrid A* is still bounded by ``max_expansions``), so reruns are bit-identical.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from drivestack.msgs import (
     Trajectory,
 )
 from drivestack.planning.costmap import CostmapConfig
+from drivestack.planning.hybrid_astar import HybridAStarConfig
 from drivestack.planning.pipeline import PlanInputs, PlannerConfig, PlannerState, plan_step
 from drivestack.planning.speed_profile import SpeedProfileConfig, stop_trajectory
 
@@ -36,8 +39,9 @@ from drivestack.planning.speed_profile import SpeedProfileConfig, stop_trajector
 class PlannerNodeConfig:
     """Planner parameters a launch file may override."""
 
+    search: str = "grid"  # grid (grid_planner + smoothing) | hybrid_astar (kinematic)
     grid_planner: str = "astar_numba"  # astar | astar_csgraph | astar_numba | dstar_lite
-    search_budget_s: float = 0.06  # [s] grid-search time budget per tick
+    search_budget_s: float = 0.06  # [s] search time budget per tick (real-time runs only)
     goal_ahead: float = 50.0  # [m] along the route
     cost_weight: float = 2.0  # weight of cell cost in the search
     resolution: float = 0.2  # [m] costmap cell
@@ -45,6 +49,11 @@ class PlannerNodeConfig:
     width: float = 40.0  # [m] costmap extent along the ego y axis
     corridor_half_width: float = 3.5  # [m] drivable distance either side of the route
     ego_width: float = 1.9  # [m]
+    ego_length: float = 4.5  # [m] footprint (hybrid_astar)
+    rear_overhang: float = 0.9  # [m] rear bumper to the ego reference point (hybrid_astar)
+    min_turn_radius: float = 5.0  # [m] (hybrid_astar)
+    reverse_penalty: float = 2.0  # multiplier on reversed arc length (hybrid_astar)
+    max_expansions: int = 50_000  # Hybrid A* expansion budget (applies in every run)
     speed_limit: float = 13.9  # [m/s]
     max_lat_accel: float = 2.0  # [m/s^2]
     max_accel: float = 1.5  # [m/s^2]
@@ -53,7 +62,13 @@ class PlannerNodeConfig:
 
     def planner_config(self) -> PlannerConfig:
         return PlannerConfig(
+            search=self.search,
             grid_planner=self.grid_planner,
+            hybrid=HybridAStarConfig(
+                min_turn_radius=self.min_turn_radius, length=self.ego_length,
+                width=self.ego_width, rear_overhang=self.rear_overhang,
+                reverse_penalty=self.reverse_penalty, max_expansions=self.max_expansions,
+            ),
             costmap=CostmapConfig(
                 resolution=self.resolution, length=self.length, width=self.width,
                 corridor_half_width=self.corridor_half_width, ego_width=self.ego_width,

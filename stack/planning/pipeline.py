@@ -1,7 +1,13 @@
 """One planning step: costmap -> grid search -> smoothing -> speed profile -> Trajectory.
 
 ``plan_step(inputs, state, config) -> (Trajectory, state)`` is the pure function the planner
-node ticks. Grid searches are chosen by name from :data:`GRID_PLANNERS`. With
+node ticks. ``search`` picks the kind of search: ``"grid"`` (a grid search chosen by name from
+:data:`GRID_PLANNERS`, then smoothing) or ``"hybrid_astar"`` (kinematic Hybrid A* from the
+ego pose to the route pose ``goal_ahead`` metres on: bicycle arcs forward and in reverse with
+a reverse penalty, Reeds–Shepp shots, oriented-footprint checks; its path is driveable as it
+is, so it is not smoothed, and reverse legs get negative speeds). For Hybrid A* the costmap
+grows objects by the safety margin only: the footprint is checked explicitly, so growing
+them by the ego half-width as well would count the car's width twice. With
 ``"dstar_lite"`` the costmap is anchored in the world (its origin only moves when the ego
 nears the edge of the window, which restarts the search) so the incremental search can keep
 its state between ticks; the one-shot planners use an ego-centred window.
@@ -47,6 +53,7 @@ from drivestack.planning.costmap import (
     world_to_local,
 )
 from drivestack.planning.dstar_lite import DStarLite
+from drivestack.planning.hybrid_astar import Footprint, HybridAStarConfig, hybrid_astar
 from drivestack.planning.smoothing import SmoothingConfig, smooth_path
 from drivestack.planning.speed_profile import SpeedProfileConfig, build_trajectory, stop_trajectory
 
@@ -62,16 +69,22 @@ GRID_PLANNERS: dict[str, Callable[..., GridPlanResult]] = {
 class PlannerConfig:
     """Everything one planning step needs."""
 
+    search: str = "grid"  # "grid" (grid_planner + smoothing) or "hybrid_astar"
     grid_planner: str = "astar_numba"  # a key of GRID_PLANNERS, or "dstar_lite"
+    hybrid: HybridAStarConfig = field(default_factory=HybridAStarConfig)  # search="hybrid_astar"
     costmap: CostmapConfig = field(default_factory=CostmapConfig)
     smoothing: SmoothingConfig = field(default_factory=SmoothingConfig)
     speed: SpeedProfileConfig = field(default_factory=SpeedProfileConfig)
     goal_ahead: float = 50.0  # [m] along the route from the ego
     cost_weight: float = 2.0  # weight of cell cost in the grid search
-    time_budget: float | None = 0.06  # [s] for the grid search; None: unlimited
+    time_budget: float | None = 0.06  # [s] for the search; None: unlimited
     reanchor_margin: float = 15.0  # [m] (dstar_lite) re-anchor when the ego is this near an edge
 
     def __post_init__(self) -> None:
+        if self.search not in ("grid", "hybrid_astar"):
+            raise ValueError(
+                f"PlannerConfig.search: unknown {self.search!r} (known: grid, hybrid_astar)"
+            )
         if self.grid_planner not in (*GRID_PLANNERS, "dstar_lite"):
             raise ValueError(
                 f"PlannerConfig.grid_planner: unknown {self.grid_planner!r} "
@@ -111,6 +124,17 @@ def route_goal(
     grid: CostGrid, route_xy: np.ndarray, ego_xy: np.ndarray, ahead: float
 ) -> tuple[int, int] | None:
     """Cell of the route point ``ahead`` metres past the ego (or the last one on the grid)."""
+    k = route_goal_index(grid, route_xy, ego_xy, ahead)
+    if k is None:
+        return None
+    ((i, j),) = world_to_cell(grid, route_xy[k : k + 1])
+    return int(i), int(j)
+
+
+def route_goal_index(
+    grid: CostGrid, route_xy: np.ndarray, ego_xy: np.ndarray, ahead: float
+) -> int | None:
+    """Index of the route point ``ahead`` metres past the ego (or the last one on the grid)."""
     d = np.hypot(route_xy[:, 0] - ego_xy[0], route_xy[:, 1] - ego_xy[1])
     start = int(np.argmin(d))
     seg = np.linalg.norm(np.diff(route_xy[start:], axis=0), axis=1)
@@ -121,8 +145,7 @@ def route_goal(
     candidates = np.flatnonzero(inside & (s <= ahead))
     if len(candidates) == 0:
         return None
-    i, j = cells[candidates[-1]]
-    return int(i), int(j)
+    return start + int(candidates[-1])
 
 
 def plan_step(
@@ -154,9 +177,13 @@ def plan_step(
             route = shift_route(route, shift)
 
     origin = None
-    if config.grid_planner == "dstar_lite":
+    hybrid = config.search == "hybrid_astar"
+    if config.grid_planner == "dstar_lite" and not hybrid:
         origin = _anchor(state, ego, config)
-    grid = build_costmap(ego, route, inputs.objects, inputs.forecasts, config.costmap, origin)
+    costmap_config = (
+        dataclasses.replace(config.costmap, ego_width=0.0) if hybrid else config.costmap
+    )
+    grid = build_costmap(ego, route, inputs.objects, inputs.forecasts, costmap_config, origin)
     if route is None or len(route.poses) == 0:
         return (
             stop_trajectory(ego, PlanStatus.INVALID_INPUT, "no route", speed.max_decel),
@@ -166,6 +193,14 @@ def plan_step(
     route_xy = route.poses[:, :2]
     if route.frame_id == "ego":
         route_xy = route_xy @ ego.pose[:2, :2].T + ego.pose[:2, 3]
+    fc = _forecasts_in_world(inputs.forecasts, ego)
+    stop_at = None
+    if behaviour is not None and behaviour.manoeuvre == Manoeuvre.STOP:
+        stop_at = ego.speed**2 / (2.0 * speed.max_decel)  # [m] comfortable braking distance
+    if hybrid:
+        route_yaw = route.poses[:, 2] + (ego.yaw if route.frame_id == "ego" else 0.0)
+        traj = _plan_hybrid(grid, ego, route_xy, route_yaw, fc, stop_at, speed, config)
+        return traj, grid, state
     ((si, sj),) = world_to_cell(grid, np.array([ego.xy]))
     start = (int(si), int(sj))
     if config.grid_planner == "dstar_lite" and state.dstar is not None:
@@ -204,18 +239,6 @@ def plan_step(
     detail = result.detail
     if not smooth.valid:
         detail = (detail + "; " if detail else "") + "smoothing left the path unsmoothed"
-    fc = inputs.forecasts
-    if fc is not None and fc.frame_id == "ego":
-        pos = (
-            np.asarray(fc.positions, np.float64).reshape(-1, 2) @ ego.pose[:2, :2].T
-            + ego.pose[:2, 3]
-        )
-        fc = dataclasses.replace(
-            fc, positions=pos.reshape(fc.positions.shape).astype(np.float32), frame_id=ego.frame_id
-        )
-    stop_at = None
-    if behaviour is not None and behaviour.manoeuvre == Manoeuvre.STOP:
-        stop_at = ego.speed**2 / (2.0 * speed.max_decel)  # [m] comfortable braking distance
     traj = build_trajectory(
         smooth.poses,
         smooth.curvatures,
@@ -240,3 +263,64 @@ def _anchor(state: PlannerState, ego: EgoState, config: PlannerConfig) -> np.nda
     state.origin = grid_origin(ego, cm)
     state.dstar, state.goal_cell = None, None
     return state.origin
+
+
+def _forecasts_in_world(fc: ObjectForecasts | None, ego: EgoState) -> ObjectForecasts | None:
+    """Forecasts moved into the ego's world frame (the speed profile works there)."""
+    if fc is None or fc.frame_id != "ego":
+        return fc
+    pos = np.asarray(fc.positions, np.float64).reshape(-1, 2) @ ego.pose[:2, :2].T
+    pos = pos + ego.pose[:2, 3]
+    return dataclasses.replace(
+        fc, positions=pos.reshape(fc.positions.shape).astype(np.float32), frame_id=ego.frame_id
+    )
+
+
+def _plan_hybrid(
+    grid: CostGrid, ego: EgoState, route_xy: np.ndarray, route_yaw: np.ndarray,
+    fc: ObjectForecasts | None, stop_at: float | None, speed: SpeedProfileConfig,
+    config: PlannerConfig,
+) -> Trajectory:  # fmt: skip
+    """Hybrid A* from the ego pose to the route pose ``goal_ahead`` on, timed into a trajectory.
+
+    The goal heading is the route's heading there (for a logged route: the heading the car
+    had). NO_PATH / INVALID_INPUT and a partial path too short to move along give a stop
+    trajectory carrying the status; a partial path (BUDGET_EXHAUSTED) is followed to its end,
+    where the trajectory stops.
+    """
+    k = route_goal_index(grid, route_xy, np.array(ego.xy), config.goal_ahead)
+    if k is None:
+        return stop_trajectory(ego, PlanStatus.NO_PATH, "route leaves the costmap", speed.max_decel)
+    # The car must fit at the goal: walk back along the route past poses where it does not
+    # (an object on the route, or the window's edge), but not behind the ego.
+    fp = Footprint(grid, config.hybrid)
+    nearest = int(np.argmin(np.hypot(*(route_xy - np.array(ego.xy)).T)))
+    local = world_to_local(grid.origin, route_xy[nearest : k + 1])  # (K, 2)
+    yaw = route_yaw[nearest : k + 1] - grid.origin[2]  # (K,)
+    free = np.flatnonzero(fp.free(local[:, 0], local[:, 1], yaw))
+    if len(free) == 0 or nearest + int(free[-1]) == nearest:
+        return stop_trajectory(ego, PlanStatus.NO_PATH, "goal footprint is in collision at every "
+                               "route pose ahead", speed.max_decel)  # fmt: skip
+    g = nearest + int(free[-1])
+    goal = (float(route_xy[g, 0]), float(route_xy[g, 1]), float(route_yaw[g]))
+    res = hybrid_astar(grid, (*ego.xy, ego.yaw), goal, config.hybrid, config.time_budget, fp)
+    detail = res.detail
+    if g != k:
+        moved = float(np.sum(np.hypot(*np.diff(route_xy[g : k + 1], axis=0).T)))
+        detail = (detail + "; " if detail else "") + (
+            f"goal moved {moved:.1f} m back along the route: the footprint collides farther on"
+        )
+    if res.status in (PlanStatus.NO_PATH, PlanStatus.INVALID_INPUT) or len(res.poses) < 2:
+        status = PlanStatus.NO_PATH if res.status == PlanStatus.OK else res.status
+        return stop_trajectory(ego, status, detail or "empty path", speed.max_decel)
+    return build_trajectory(
+        res.poses,
+        res.curvatures,
+        ego,
+        speed,
+        directions=res.directions,
+        forecasts=fc,
+        status=res.status,
+        detail=detail,
+        stop_at=stop_at,
+    )

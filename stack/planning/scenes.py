@@ -200,3 +200,55 @@ def road_scene(seed: int = 0):
         sizes=np.array([[0.6, 0.6, 1.7]], np.float32), class_ids=np.array([7], np.int32),
     )  # fmt: skip
     return PlanInputs(ego=ego, route=route, objects=objects, forecasts=forecasts)
+
+
+def parking_scene(block_aisle: bool = False):
+    """The parking lot as planner inputs: parked cars and kerb walls as tracked objects.
+
+    The same lot as :func:`parking_lot` (without jitter): the ego waits at rest at the aisle's
+    west end heading east; the route runs along the aisle and then into the free south slot,
+    where its heading is the parked car's (nose north), so reaching it means reversing in.
+
+    Args:
+        block_aisle: Put a wall across the aisle halfway (the slot is then unreachable).
+
+    Returns:
+        :class:`drivestack.planning.pipeline.PlanInputs` (world frame "world").
+    """
+    from drivestack.msgs import EgoState, Path, TrackedObjects
+    from drivestack.planning.pipeline import PlanInputs
+
+    length, width, free_slot = 50.0, 24.0, 14  # [m], [m], slot index
+    n_slots = int((length - 4.0) // SLOT_WIDTH)
+    boxes = []
+    for row_y, nose in ((2.0 + CAR_LENGTH / 2, 1.0), (width - 2.0 - CAR_LENGTH / 2, -1.0)):
+        for k in range(n_slots):
+            if nose > 0 and k == free_slot:
+                continue
+            cx = 2.0 + (k + 0.5) * SLOT_WIDTH
+            boxes.append([cx, row_y, 0.75, CAR_LENGTH, CAR_WIDTH, 1.5, math.pi / 2])
+    for wall_y in (0.5, width - 0.5):  # kerb walls, 1 m thick
+        boxes.append([length / 2, wall_y, 0.5, length + 20.0, 1.0, 1.0, 0.0])
+    if block_aisle:
+        boxes.append([length / 2, width / 2, 0.5, 1.0, width, 1.0, 0.0])
+    n = len(boxes)
+    objects = TrackedObjects(
+        stamp_ns=0, frame_id="world", track_ids=np.arange(1, n + 1, dtype=np.int64),
+        boxes=np.asarray(boxes, np.float32), velocities=np.zeros((n, 3), np.float32),
+        covariance=np.zeros((n, 6, 6), np.float32), scores=np.ones(n, np.float32),
+        class_ids=np.ones(n, np.int32), ages=np.full(n, 10, np.int32),
+    )  # fmt: skip
+    start = (3.5, width / 2, 0.0)
+    slot_x = 2.0 + (free_slot + 0.5) * SLOT_WIDTH
+    aisle = np.arange(start[0], slot_x, 0.5)  # (A,) [m]
+    down = np.arange(width / 2, 2.0 + 0.9 + 0.3 - 1e-9, -0.5)  # (D,) [m] into the slot
+    down[-1] = 2.0 + 0.9 + 0.3  # rear axle 0.9 m ahead of the rear bumper, as parking_lot
+    route = Path(stamp_ns=0, frame_id="world", poses=np.concatenate([
+        np.stack([aisle, np.full_like(aisle, width / 2), np.zeros_like(aisle)], axis=1),
+        np.stack([np.full_like(down, slot_x), down, np.full_like(down, math.pi / 2)], axis=1),
+    ]))  # fmt: skip
+    pose = np.eye(4)
+    pose[:2, 3] = start[:2]
+    ego = EgoState(stamp_ns=0, frame_id="world", pose=pose, velocity=np.zeros(3),
+                   acceleration=np.zeros(3))  # fmt: skip
+    return PlanInputs(ego=ego, route=route, objects=objects)
