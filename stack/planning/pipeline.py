@@ -293,12 +293,16 @@ def _plan_hybrid(
         return stop_trajectory(ego, PlanStatus.NO_PATH, "route leaves the costmap", speed.max_decel)
     # The car must fit at the goal: walk back along the route past poses where it does not
     # (an object on the route, or the window's edge), but not behind the ego.
-    fp = Footprint(grid, config.hybrid)
     nearest = int(np.argmin(np.hypot(*(route_xy - np.array(ego.xy)).T)))
+    if k <= nearest:
+        return stop_trajectory(
+            ego, PlanStatus.NO_PATH, "no route ahead of the ego", speed.max_decel
+        )
+    fp = Footprint(grid, config.hybrid)
     local = world_to_local(grid.origin, route_xy[nearest : k + 1])  # (K, 2)
     yaw = route_yaw[nearest : k + 1] - grid.origin[2]  # (K,)
     free = np.flatnonzero(fp.free(local[:, 0], local[:, 1], yaw))
-    if len(free) == 0 or nearest + int(free[-1]) == nearest:
+    if len(free) == 0 or free[-1] == 0:
         return stop_trajectory(ego, PlanStatus.NO_PATH, "goal footprint is in collision at every "
                                "route pose ahead", speed.max_decel)  # fmt: skip
     g = nearest + int(free[-1])
