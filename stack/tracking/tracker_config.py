@@ -123,6 +123,7 @@ class _Tables:
 
     meas_cov: np.ndarray  # (S, 7, 7) measurement covariance R per slot
     cv_cache: dict[float, tuple[np.ndarray, np.ndarray]]  # dt -> (F (10, 10), Q (S, 10, 10))
+    cv_init_cov: np.ndarray  # (S, 10, 10) covariance of a new CV track per slot
 
     def cv_step(self, dt: float) -> tuple[np.ndarray, np.ndarray]:
         """CV transition F and per-slot process noise Q for ``dt`` (memoised: dt rarely varies)."""
@@ -161,4 +162,7 @@ class _Tables:
             },
             meas_cov=np.stack([kalman.measurement_noise(p.noise) for p in params]),
             cv_cache={},
+            cv_init_cov=np.stack(
+                [kalman.init_state(np.zeros((1, 7)), p.noise, "cv")[1][0] for p in params]
+            ),
         )
