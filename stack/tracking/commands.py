@@ -107,6 +107,41 @@ def train_motion(args: argparse.Namespace) -> int:
     return 0
 
 
+def tune_tracking(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from drivestack.datasets.kitti.tracking import read_seqmap
+    from drivestack.tracking.kitti_run import load_sequence
+    from drivestack.tracking.motion_data import KITTI_TRAIN_SEQUENCES, KITTI_VAL_SEQUENCES
+    from drivestack.tracking.tune import split_sequences, tune
+
+    names = set(split_sequences(args.split, KITTI_TRAIN_SEQUENCES, KITTI_VAL_SEQUENCES))
+    full = args.kitti_root / "splits" / "evaluate_tracking.seqmap.training"
+    entries = [e for e in read_seqmap(full) if e.sequence in names]
+    if len(entries) != len(names):
+        raise FileNotFoundError(f"{full}: lacks sequences {sorted(names - {e.sequence for e in entries})}")
+    seqs = [
+        load_sequence(args.kitti_root, e.sequence, args.detections)
+        for e in tqdm(entries, desc="load sequences", file=sys.stderr, unit="seq")
+    ]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with tempfile.TemporaryDirectory(prefix="drive-tune-") as tmp, threadpool_limits(1):
+        seqmap = Path(tmp) / f"seqmap.{args.split}"
+        seqmap.write_text("".join(f"{e.sequence} empty {e.first_frame:06d} {e.num_frames:06d}\n" for e in entries))
+        report = tune(seqs, args.kitti_root / "label_02", seqmap)
+    torch.set_num_threads(threads)
+    report = {"split": args.split, "sequences": sorted(names), **report}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=1))
+    print(json.dumps({"split": args.split, "out": str(args.out), **{
+        name: {"best": c["best"], "objective": c["best_scores"]["objective"],
+               "default_objective": c["default_scores"]["objective"]}
+        for name, c in report["classes"].items()
+    }}))
+    return 0
+
+
 def bench(args: argparse.Namespace) -> int:
     from drivestack.tracking.kitti_run import load_split, run_sequence
 
