@@ -41,8 +41,12 @@ def register(commands: argparse._SubParsersAction, bench: argparse._SubParsersAc
     m = what.add_parser("motion", help="train the motion TCN on KITTI tracking ground truth")
     m.add_argument("--kitti-root", type=Path, default=_DATA, help="folder with label_02/, calib/, oxts/")
     m.add_argument("--out", type=Path, default=DEFAULT_CHECKPOINT, help="checkpoint to write")
-    m.add_argument("--epochs", type=int, default=30)
+    m.add_argument("--epochs", type=int, default=40)
+    m.add_argument(
+        "--holdout", default="0004,0011", help="training sequences held out for early stopping (comma separated)"
+    )
     m.add_argument("--seed", type=int, default=0)
+    m.add_argument("--disp-weight", type=float, default=0.0, help="[1/m] displacement term of the loss")
     m.add_argument("--device", default="auto", help="cpu, cuda or auto (cuda when available)")
     m.add_argument("--report", type=Path, default=None, help="JSON report (default: next to --out)")
     m.set_defaults(func=_handler("train_motion"))
