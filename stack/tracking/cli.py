@@ -1,4 +1,4 @@
-"""``drive track``, ``drive train motion`` and ``drive bench tracking``: the parsers.
+"""``drive track``, ``drive train motion``, ``drive tune tracking``, ``drive bench tracking``: the parsers.
 
 The handlers live in ``commands.py``, which imports torch: it is imported only when one of
 these commands runs, so ``drive --help`` stays fast. The literal defaults below are checked
@@ -29,7 +29,7 @@ def _handler(name: str) -> Callable[[argparse.Namespace], int]:
 
 
 def register(commands: argparse._SubParsersAction, bench: argparse._SubParsersAction) -> None:
-    """Adds ``drive track``, ``drive train motion`` and ``drive bench tracking``."""
+    """Adds ``drive track``, ``drive train motion``, ``drive tune tracking``, ``drive bench tracking``."""
     p = commands.add_parser("track", help="3D multi-object tracking of KITTI detection files")
     p.add_argument("--detections", type=Path, required=True, help="AB3DMOT-format folder (<Class>/<seq>.txt)")
     p.add_argument("--seqmap", type=Path, required=True, help="devkit seqmap of the sequences to track")
@@ -41,11 +41,24 @@ def register(commands: argparse._SubParsersAction, bench: argparse._SubParsersAc
     m = what.add_parser("motion", help="train the motion TCN on KITTI tracking ground truth")
     m.add_argument("--kitti-root", type=Path, default=_DATA, help="folder with label_02/, calib/, oxts/")
     m.add_argument("--out", type=Path, default=DEFAULT_CHECKPOINT, help="checkpoint to write")
-    m.add_argument("--epochs", type=int, default=30)
+    m.add_argument("--epochs", type=int, default=40)
+    m.add_argument(
+        "--holdout", default="0004,0011", help="training sequences held out for early stopping (comma separated)"
+    )
     m.add_argument("--seed", type=int, default=0)
+    m.add_argument("--disp-weight", type=float, default=0.0, help="[1/m] displacement term of the loss")
     m.add_argument("--device", default="auto", help="cpu, cuda or auto (cuda when available)")
     m.add_argument("--report", type=Path, default=None, help="JSON report (default: next to --out)")
     m.set_defaults(func=_handler("train_motion"))
+
+    t = command_group(commands, "tune", "tune parameters on a data split").add_parser(
+        "tracking", help="grid search of per-class tracker gates and process noise (KITTI)"
+    )
+    t.add_argument("--split", choices=("train", "val"), default="train", help="sequences to tune on")
+    t.add_argument("--kitti-root", type=Path, default=_DATA, help="folder with label_02/, calib/, oxts/, splits/")
+    t.add_argument("--detections", type=Path, default=_DATA / "detections" / "pointrcnn_val")
+    t.add_argument("--out", type=Path, default=Path("out/tune_tracking.json"), help="JSON report of every trial")
+    t.set_defaults(func=_handler("tune_tracking"))
 
     b = bench.add_parser("tracking", help="tracker frames/s vs the AB3DMOT baseline (JSON)")
     b.add_argument("--detections", type=Path, default=_DATA / "detections" / "pointrcnn_val")

@@ -3,8 +3,8 @@
 
 * ``drive track --detections DIR --seqmap FILE --out DIR``: tracks KITTI sequences and
   writes ``<out>/<seq>.txt`` KITTI tracking results (scored by ``drive bench kitti-tracking``).
-* ``drive train motion``: trains the motion TCN on the KITTI training sequences' ground truth,
-  writes the checkpoint, a learning-curve PNG and a JSON report with ADE/FDE on the val
+* ``drive train motion``: trains the motion TCN on the KITTI training sequences' ground truth
+  (early stopping on held-out training sequences, ``--holdout``), writes the checkpoint, a learning-curve PNG and a JSON report with ADE/FDE on the val
   sequences against constant velocity and the Kalman filter.
 * ``drive bench tracking``: frames per second of the stack tracker (Kalman path; TCN path
   separately) and of the textbook AB3DMOT baseline on the same preloaded detections, one JSON
@@ -74,16 +74,25 @@ def train_motion(args: argparse.Namespace) -> int:
     from drivestack.tracking.train_motion import TrainConfig, plot_curve, run_meta, train
 
     model_cfg = TCNConfig()
-    train_cfg = TrainConfig(epochs=args.epochs, seed=args.seed, device=_device(args.device))
+    train_cfg = TrainConfig(
+        epochs=args.epochs, seed=args.seed, device=_device(args.device), disp_weight=args.disp_weight
+    )
+    holdout = tuple(args.holdout.split(","))
+    if not set(holdout) < set(KITTI_TRAIN_SEQUENCES):
+        raise ValueError(f"--holdout {args.holdout}: must be some (not all) of the training sequences {KITTI_TRAIN_SEQUENCES}")
+    fit = tuple(s for s in KITTI_TRAIN_SEQUENCES if s not in holdout)
     print("reading KITTI tracking ground truth ...", file=sys.stderr)
-    train_tracks = kitti_tracks(args.kitti_root, KITTI_TRAIN_SEQUENCES)
+    fit_tracks = kitti_tracks(args.kitti_root, fit)
+    holdout_tracks = kitti_tracks(args.kitti_root, holdout)
     val_tracks = kitti_tracks(args.kitti_root, KITTI_VAL_SEQUENCES)
     # Training: any window with a full future (short histories too, as the tracker sees them).
-    # Validation: full histories only, the same windows for TCN, constant velocity and Kalman.
-    train_w = make_windows(train_tracks, model_cfg.history, model_cfg.horizon, min_history=1)
-    val_w = make_windows(val_tracks, model_cfg.history, model_cfg.horizon, min_history=model_cfg.history)
-    print(f"{len(train_w)} training windows, {len(val_w)} validation windows", file=sys.stderr)
-    model, history = train(train_w, val_w, model_cfg, train_cfg)
+    # Held-out and validation: full histories only (the same windows for TCN, CV and Kalman).
+    h, t = model_cfg.history, model_cfg.horizon
+    train_w = make_windows(fit_tracks, h, t, min_history=1)
+    holdout_w = make_windows(holdout_tracks, h, t, min_history=h)
+    val_w = make_windows(val_tracks, h, t, min_history=h)
+    print(f"{len(train_w)} training, {len(holdout_w)} held-out, {len(val_w)} validation windows", file=sys.stderr)
+    model, history = train(train_w, holdout_w, val_w, model_cfg, train_cfg)
     fc = MotionForecaster(model, _device(args.device))
     metrics = compare(
         val_w,
@@ -92,9 +101,11 @@ def train_motion(args: argparse.Namespace) -> int:
         model_cfg.step_s,
     )
     data = {
-        "train_sequences": list(KITTI_TRAIN_SEQUENCES),
+        "train_sequences": list(fit),
+        "holdout_sequences": list(holdout),
         "val_sequences": list(KITTI_VAL_SEQUENCES),
         "train_windows": len(train_w),
+        "holdout_windows": len(holdout_w),
         "val_windows": len(val_w),
     }
     save_checkpoint(args.out, model, run_meta(model_cfg, train_cfg, history, {"data": data, "val": metrics}))
@@ -104,6 +115,41 @@ def train_motion(args: argparse.Namespace) -> int:
     report_path = args.report or args.out.with_suffix(".json")
     report_path.write_text(json.dumps(report, indent=1))
     print(json.dumps({"checkpoint": str(args.out), "val_2s": {k: v["all"] for k, v in metrics.items()}}))
+    return 0
+
+
+def tune_tracking(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from drivestack.datasets.kitti.tracking import read_seqmap
+    from drivestack.tracking.kitti_run import load_sequence
+    from drivestack.tracking.motion_data import KITTI_TRAIN_SEQUENCES, KITTI_VAL_SEQUENCES
+    from drivestack.tracking.tune import split_sequences, tune
+
+    names = set(split_sequences(args.split, KITTI_TRAIN_SEQUENCES, KITTI_VAL_SEQUENCES))
+    full = args.kitti_root / "splits" / "evaluate_tracking.seqmap.training"
+    entries = [e for e in read_seqmap(full) if e.sequence in names]
+    if len(entries) != len(names):
+        raise FileNotFoundError(f"{full}: lacks sequences {sorted(names - {e.sequence for e in entries})}")
+    seqs = [
+        load_sequence(args.kitti_root, e.sequence, args.detections)
+        for e in tqdm(entries, desc="load sequences", file=sys.stderr, unit="seq")
+    ]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with tempfile.TemporaryDirectory(prefix="drive-tune-") as tmp, threadpool_limits(1):
+        seqmap = Path(tmp) / f"seqmap.{args.split}"
+        seqmap.write_text("".join(f"{e.sequence} empty {e.first_frame:06d} {e.num_frames:06d}\n" for e in entries))
+        report = tune(seqs, args.kitti_root / "label_02", seqmap)
+    torch.set_num_threads(threads)
+    report = {"split": args.split, "sequences": sorted(names), **report}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=1))
+    print(json.dumps({"split": args.split, "out": str(args.out), **{
+        name: {"best": c["best"], "objective": c["best_scores"]["objective"],
+               "default_objective": c["default_scores"]["objective"]}
+        for name, c in report["classes"].items()
+    }}))
     return 0
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from drivestack.bus.node import In, Inputs, Node, Out, TickOutput
 from drivestack.bus.registry import NODES
@@ -43,6 +44,9 @@ class TrackerNodeConfig:
         checkpoint: motion TCN checkpoint; empty: the one shipped in ``tracking/weights``.
         device: torch device of the TCN.
         default_dt: [s] step assumed for the first frame.
+        torch_threads: CPU threads torch may use (process-wide setting, applied when the node
+            is built on the CPU; 0 leaves torch's default). One frame's tracks are a batch of
+            a few dozen: more threads only add synchronisation (5x slower on 2 shared cores).
     """
 
     tcn_mode: str = "off"
@@ -50,6 +54,7 @@ class TrackerNodeConfig:
     checkpoint: str = ""
     device: str = "cpu"
     default_dt: float = 0.1  # [s]
+    torch_threads: int = 1
 
     def __post_init__(self) -> None:
         if self.tcn_mode not in TCN_MODES:
@@ -70,6 +75,8 @@ class TrackerNode(Node):
         self.tracker_config = TrackerConfig(tcn_mode=cfg.tcn_mode)
         need_tcn = cfg.tcn_mode != "off" or cfg.forecasts
         path = Path(cfg.checkpoint) if cfg.checkpoint else DEFAULT_CHECKPOINT
+        if need_tcn and cfg.torch_threads > 0 and torch.device(cfg.device).type == "cpu":
+            torch.set_num_threads(cfg.torch_threads)
         self.forecaster = MotionForecaster.from_checkpoint(path, cfg.device) if need_tcn else None
         self.reset(0)
 

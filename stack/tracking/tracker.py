@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from drivestack.eval.box_iou import giou_3d_pairs
+from drivestack.eval.box_giou_compiled import giou_3d_pairs
 from drivestack.tracking import association, kalman
 from drivestack.tracking.motion_features import motion_group
 from drivestack.tracking.tracker_config import (  # noqa: F401 - re-exported
@@ -253,6 +253,13 @@ def _predict(state: TrackState, tb: _Tables, dt: float) -> tuple[np.ndarray, np.
 
 def _init(boxes: np.ndarray, slots: np.ndarray, tb: _Tables) -> tuple[np.ndarray, np.ndarray]:
     boxes = boxes.astype(np.float64)
+    if len(boxes) == 0:  # most frames: nothing is born
+        return np.empty((0, kalman.STATE_DIM)), np.empty((0, kalman.STATE_DIM, kalman.STATE_DIM))
+    if tb.models == ("cv",):
+        # kalman.init_state with its per-class covariance precomputed (hot path).
+        mean = np.zeros((len(boxes), kalman.STATE_DIM))
+        mean[:, : kalman.MEAS_DIM] = kalman.box_to_meas(boxes)
+        return mean, tb.cv_init_cov[slots]
     if len(tb.models) == 1:
         return kalman.init_state(boxes, tb.noise(slots), tb.models[0])
     mean = np.empty((len(boxes), kalman.STATE_DIM))
@@ -309,7 +316,8 @@ def _associate(
         cols = np.flatnonzero((d_slots >= 0) & (tb.greedy[np.maximum(d_slots, 0)] == greedy))
         if len(rows) == 0 or len(cols) == 0:
             continue
-        sub = np.where(cost[np.ix_(rows, cols)] <= gate[rows], cost[np.ix_(rows, cols)], np.inf)
+        sub = cost[np.ix_(rows, cols)]
+        sub = np.where(sub <= gate[rows], sub, np.inf)
         pairs, _, _ = association.match(sub, np.inf, "greedy" if greedy else "hungarian")
         rows_out.append(rows[pairs[:, 0]])
         cols_out.append(cols[pairs[:, 1]])

@@ -39,30 +39,33 @@ class ClassParams:
 
 
 def _default_classes() -> tuple[tuple[int, ClassParams], ...]:
-    # Matchers, ages and the pedestrian/cyclist gates follow AB3DMOT's PointRCNN/KITTI choices.
-    # Cars use a 2 m centre-distance gate instead of GIoU >= -0.2 and vehicles a larger process
-    # noise: both chosen on the KITTI val split (sAMOTA/MOTA at 3D IoU 0.25/0.5 within 0.1 of
-    # the GIoU gate, 4x fewer GIoU evaluations per frame).
-    vehicle_noise = kalman.NoiseConfig(accel=6.0)
+    # Matchers, ages and metrics follow AB3DMOT's PointRCNN/KITTI choices, except that cars and
+    # cyclists use a centre-distance gate (4x fewer GIoU evaluations per frame). The gates and
+    # the process noise ``accel`` come from `drive tune tracking --split train` (grid search on
+    # the ten KITTI training sequences only; see tune.py and the README), never from val.
     return (
         (
             int(ObjectClass.CAR),
-            ClassParams(metric="dist", gate=2.0, matcher="hungarian", max_age=2, noise=vehicle_noise),
+            ClassParams(
+                metric="dist", gate=2.0, matcher="hungarian", max_age=2, noise=kalman.NoiseConfig(accel=8.0)
+            ),
         ),
         (
             int(ObjectClass.PEDESTRIAN),
             ClassParams(
                 metric="giou",
-                gate=1.4,
+                gate=1.2,
                 matcher="greedy",
                 min_hits=1,
                 max_age=4,
-                noise=kalman.NoiseConfig(accel=1.5, meas_pos=0.2, meas_size=0.1),
+                noise=kalman.NoiseConfig(accel=2.5, meas_pos=0.2, meas_size=0.1),
             ),
         ),
         (
             int(ObjectClass.CYCLIST),
-            ClassParams(metric="dist", gate=2.0, matcher="hungarian", max_age=4, noise=vehicle_noise),
+            ClassParams(
+                metric="dist", gate=1.5, matcher="hungarian", max_age=4, noise=kalman.NoiseConfig(accel=3.0)
+            ),
         ),
     )
 
@@ -123,6 +126,7 @@ class _Tables:
 
     meas_cov: np.ndarray  # (S, 7, 7) measurement covariance R per slot
     cv_cache: dict[float, tuple[np.ndarray, np.ndarray]]  # dt -> (F (10, 10), Q (S, 10, 10))
+    cv_init_cov: np.ndarray  # (S, 10, 10) covariance of a new CV track per slot
 
     def cv_step(self, dt: float) -> tuple[np.ndarray, np.ndarray]:
         """CV transition F and per-slot process noise Q for ``dt`` (memoised: dt rarely varies)."""
@@ -161,4 +165,7 @@ class _Tables:
             },
             meas_cov=np.stack([kalman.measurement_noise(p.noise) for p in params]),
             cv_cache={},
+            cv_init_cov=np.stack(
+                [kalman.init_state(np.zeros((1, 7)), p.noise, "cv")[1][0] for p in params]
+            ),
         )
