@@ -144,8 +144,8 @@ def train(
         history["lr"].append(opt.param_groups[0]["lr"])
         sched.step()
         for key in ("qfl", "giou", "dfl"):
-            history[key].append(float(getattr(losses, key)))
-        history["total"].append(float(losses.total))
+            history[key].append(float(getattr(losses, key).detach()))
+        history["total"].append(float(losses.total.detach()))
     return model.eval(), history
 
 
