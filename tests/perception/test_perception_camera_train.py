@@ -317,3 +317,21 @@ def test_a_few_steps_on_one_real_frame_reduce_the_loss(
     with torch.no_grad():
         after = float(batch_loss(model, tiles, cfg).total)
     assert after < 0.8 * before, (before, after)
+
+
+def test_camera_node_loads_a_trained_checkpoint_and_rejects_a_mismatched_one(
+    tmp_path: Path,
+) -> None:
+    from drivestack.perception.nodes import CameraDetectorConfig, CameraDetectorNode
+
+    torch.manual_seed(1)
+    model = NanoDet()
+    save_checkpoint(tmp_path / "cam.pt", model, CameraModelConfig(), {}, [])
+    node = CameraDetectorNode(CameraDetectorConfig(weights=str(tmp_path / "cam.pt")))
+    node.reset(0)
+    for key, value in model.state_dict().items():
+        torch.testing.assert_close(node.model.state_dict()[key], value, rtol=0, atol=0)
+    save_checkpoint(tmp_path / "c320.pt", model, CameraModelConfig(input_size=320), {}, [])
+    node = CameraDetectorNode(CameraDetectorConfig(weights=str(tmp_path / "c320.pt")))
+    with pytest.raises(CheckpointError, match="c320.pt: config input_size = 320"):
+        node.reset(0)
