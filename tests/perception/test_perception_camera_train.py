@@ -188,7 +188,9 @@ def test_gradient_reaches_head_and_backbone() -> None:
     torch.manual_seed(0)
     model = NanoDet()
     losses = batch_loss(model, [_tile_with_car()], CameraModelConfig(input_size=128))
-    assert min(float(losses.giou.detach()), float(losses.dfl.detach()), float(losses.qfl.detach())) > 0
+    assert (
+        min(float(losses.giou.detach()), float(losses.dfl.detach()), float(losses.qfl.detach())) > 0
+    )
     losses.total.backward()
     for conv in (model.head_out[0].conv, model.head_conv[1].conv, model.stem.conv):
         assert conv.weight.grad is not None and float(conv.weight.grad.abs().sum()) > 0
