@@ -56,7 +56,7 @@ class CameraTrainConfig:
 
     steps: int = 200
     batch: int = 4  # tiles per step
-    lr: float = 2e-4  # AdamW peak learning rate
+    lr: float = 5e-5  # AdamW peak learning rate (fine-tuning: low keeps COCO knowledge)
     weight_decay: float = 0.05
     warmup: int = 20  # steps of linear warm-up, then cosine decay to 0
     seed: int = 0

@@ -18,7 +18,7 @@ from drivestack.cli.main import command_group
 TRAIN_STEPS = 400  # = pointpillars_train.TrainConfig.steps
 PRESET_NAMES = ("kitti", "small")  # = sorted(pointpillars_train.PRESETS)
 # = camera_train.CameraTrainConfig defaults and DATASET_TYPES (checked by tests/perception)
-CAMERA_STEPS, CAMERA_BATCH, CAMERA_LR = 200, 4, 2e-4
+CAMERA_STEPS, CAMERA_BATCH, CAMERA_LR = 200, 4, 5e-5
 CAMERA_DATASET_TYPES = ("kitti_object", "nuscenes")
 
 
