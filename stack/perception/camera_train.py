@@ -293,7 +293,14 @@ def train_cmd(args: argparse.Namespace) -> int:
         if args.val_frames is not None:
             result["val_before"] = validate(model, args, cnn, eval_dir / "val_before")
         model, history = train(model, frames, cfg, cnn, model_cfg, args.device)
-    except (DataError, FileNotFoundError, ValueError, WeightsError, CheckpointError) as err:
+    except (
+        DataError,
+        FileNotFoundError,
+        IndexError,
+        ValueError,
+        WeightsError,
+        CheckpointError,
+    ) as err:
         print(f"train camera-det: {err}", file=sys.stderr)
         return 2
     train_info = {
