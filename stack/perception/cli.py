@@ -1,4 +1,5 @@
-"""``drive fetch-weights``, ``drive detect``, ``drive train lidar-det``, ``drive bench perception``."""
+"""``drive fetch-weights``, ``drive detect``, ``drive train lidar-det``, ``drive train camera-det``,
+``drive bench perception``."""
 
 from __future__ import annotations
 
@@ -16,6 +17,9 @@ from drivestack.cli.main import command_group
 
 TRAIN_STEPS = 400  # = pointpillars_train.TrainConfig.steps
 PRESET_NAMES = ("kitti", "small")  # = sorted(pointpillars_train.PRESETS)
+# = camera_train.CameraTrainConfig defaults and DATASET_TYPES (checked by tests/perception)
+CAMERA_STEPS, CAMERA_BATCH, CAMERA_LR = 200, 4, 5e-5
+CAMERA_DATASET_TYPES = ("kitti_object", "nuscenes")
 
 
 def register(commands: Any, bench: Any) -> None:
@@ -40,6 +44,12 @@ def register(commands: Any, bench: Any) -> None:
     p.add_argument("--out", type=Path, required=True, help="writes OUT/{camera,lidar,fused}/data")
     p.add_argument("--viz", action="store_true", help="also OUT/viz/<frame>.png")
     p.add_argument("--device", default="cpu")
+    p.add_argument(
+        "--weights",
+        default="",
+        help="camera CNN: a `drive train camera-det` checkpoint or a weights folder "
+        "(default: the pretrained COCO weights)",
+    )
     p.set_defaults(func=_detect)
 
     p = bench.add_parser("perception", help="per-stage latency of camera CNN, LiDAR, fusion")
@@ -74,9 +84,52 @@ def register(commands: Any, bench: Any) -> None:
     )
     q.set_defaults(func=_train)
 
+    q = command_group(commands, "train", "train learned components").add_parser(
+        "camera-det", help="fine-tune the camera CNN (NanoDet, COCO weights) on KITTI or nuScenes"
+    )
+    q.add_argument("--dataset", type=Path, required=True, help="KITTI object or nuScenes root")
+    q.add_argument(
+        "--dataset-type",
+        choices=CAMERA_DATASET_TYPES,
+        default=None,
+        help="default: nuscenes if ROOT holds v1.0-*/, else kitti_object",
+    )
+    q.add_argument("--scene", default="scene-0916", help="nuScenes scene")
+    q.add_argument(
+        "--frames",
+        default=None,
+        help="training frames, e.g. 0-2,5 (KITTI ids / nuScenes key-frame indices); default all",
+    )
+    q.add_argument(
+        "--cameras",
+        choices=("all", "front"),
+        default="all",
+        help="nuScenes cameras to train on",
+    )
+    q.add_argument(
+        "--val-frames",
+        default=None,
+        help="frames scored (2D AP) before and after training; nuScenes: CAM_FRONT",
+    )
+    q.add_argument("--out", type=Path, required=True, help="checkpoint path (.pt); curve beside it")
+    q.add_argument("--steps", type=int, default=CAMERA_STEPS, help="optimiser steps")
+    q.add_argument("--batch", type=int, default=CAMERA_BATCH, help="tiles per step")
+    q.add_argument("--lr", type=float, default=CAMERA_LR, help="AdamW peak learning rate")
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--init", default="pretrained", help="pretrained (COCO) or a checkpoint to continue")
+    q.add_argument("--device", default="cpu")
+    q.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    q.set_defaults(func=_train_camera)
+
 
 def _train(args: argparse.Namespace) -> int:
     from drivestack.perception.pointpillars_train import train_cmd
+
+    return train_cmd(args)
+
+
+def _train_camera(args: argparse.Namespace) -> int:
+    from drivestack.perception.camera_train import train_cmd
 
     return train_cmd(args)
 
@@ -93,13 +146,12 @@ def _fetch_weights(args: argparse.Namespace) -> int:
     return 0
 
 
-def _perceiver(device: str) -> tuple[Any, list[dict[str, float]]]:
+def _perceiver(device: str, weights: str = "") -> tuple[Any, list[dict[str, float]]]:
     """perceive() with loaded weights, and the list its per-tick timings are appended to."""
+    from drivestack.perception.camera_checkpoint import load_camera_model
     from drivestack.perception.perceive import PerceptionConfig, perceive
-    from drivestack.perception.tfjs_import import load_nanodet
-    from drivestack.perception.weights import nanodet_json
 
-    model = load_nanodet(nanodet_json(), device)
+    model = load_camera_model(weights, device)
     cfg = PerceptionConfig()
     timings: list[dict[str, float]] = []
 
@@ -111,11 +163,11 @@ def _perceiver(device: str) -> tuple[Any, list[dict[str, float]]]:
     return perceiver, timings
 
 
-def _detector(device: str) -> tuple[Any, list[dict[str, float]]]:
+def _detector(device: str, weights: str = "") -> tuple[Any, list[dict[str, float]]]:
     """The one-camera KITTI adapter of :func:`_perceiver`."""
     from drivestack.msgs import Image
 
-    perceiver, timings = _perceiver(device)
+    perceiver, timings = _perceiver(device, weights)
 
     def detector(image: np.ndarray, points: np.ndarray, cam: Any, stamp: int) -> Any:
         r = perceiver(
@@ -127,6 +179,7 @@ def _detector(device: str) -> tuple[Any, list[dict[str, float]]]:
 
 
 def _detect(args: argparse.Namespace) -> int:
+    from drivestack.perception.camera_checkpoint import CheckpointError
     from drivestack.perception.detect_kitti import run_kitti
     from drivestack.perception.detect_nuscenes import run_nuscenes
     from drivestack.perception.weights import WeightsError
@@ -134,12 +187,12 @@ def _detect(args: argparse.Namespace) -> int:
     nuscenes = any(p.name.startswith("v1.0") for p in args.dataset.glob("v*"))
     try:
         if nuscenes:
-            perceiver, _ = _perceiver(args.device)
+            perceiver, _ = _perceiver(args.device, args.weights)
             report = run_nuscenes(args.dataset, args.out, perceiver, args.scene, args.viz)
         else:
-            detector, _ = _detector(args.device)
+            detector, _ = _detector(args.device, args.weights)
             report = run_kitti(args.dataset, args.out, detector, viz=args.viz)
-    except WeightsError as err:
+    except (WeightsError, CheckpointError, FileNotFoundError) as err:
         print(f"detect: {err}", file=sys.stderr)
         return 1
     print(

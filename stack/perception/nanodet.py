@@ -101,15 +101,19 @@ class NanoDet(nn.Module):
             convs += [_conv_of(conv), _conv_of(out)]
         return convs
 
-    def forward(self, x: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    def forward(
+        self, x: torch.Tensor, logits: bool = False
+    ) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """Runs the network.
 
         Args:
             x: (B, 3, H, W) normalised BGR, H and W multiples of 32.
+            logits: return class logits instead of probabilities (training: the losses
+                need the logits, sigmoid saturates in float32).
 
         Returns:
-            Per stride in :data:`STRIDES`: (class probabilities (B, N, C), box logits
-            (B, N, 4 * bins)), N = H * W / stride^2, cells row-major.
+            Per stride in :data:`STRIDES`: (class probabilities (B, N, C) or their logits,
+            box logits (B, N, 4 * bins)), N = H * W / stride^2, cells row-major.
         """
         if x.ndim != 4 or x.shape[1] != 3 or x.shape[2] % 32 or x.shape[3] % 32:
             raise ValueError(
@@ -133,7 +137,7 @@ class NanoDet(nn.Module):
             z = self.head_out[level](self.head_conv[level](feat))  # (B, C + 4*bins, h, w)
             z = z.flatten(2).transpose(1, 2)  # (B, h*w, C + 4*bins)
             cls, reg = z.split([self.num_classes, 4 * self.reg_bins], dim=2)
-            outs.append((cls.sigmoid(), reg))
+            outs.append((cls if logits else cls.sigmoid(), reg))
         return outs
 
 

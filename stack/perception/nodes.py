@@ -9,7 +9,6 @@ executor records it as a node failure (counted, with the message) and, under
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -23,7 +22,9 @@ from drivestack.perception.lidar_geometric import LidarGeometricConfig, detect_c
 
 @dataclass(frozen=True)
 class CameraDetectorConfig:
-    weights: str = ""  # weights folder; "" = $DRIVESTACK_WEIGHTS or ~/.cache/drivestack/weights
+    # `drive train camera-det` checkpoint file, or a pretrained weights folder;
+    # "" = the pretrained weights in $DRIVESTACK_WEIGHTS or ~/.cache/drivestack/weights
+    weights: str = ""
     device: str = "cpu"  # torch device of the CNN
     score_threshold: float = 0.3  # class probability to keep a detection
     tile: int = 0  # [px] square tile side; 0 = image height
@@ -38,14 +39,15 @@ class CameraDetectorNode(Node):
     outputs = {"detections": Out(Detections2D)}
 
     def reset(self, seed: int) -> None:
-        from drivestack.perception.tfjs_import import load_nanodet
-        from drivestack.perception.weights import nanodet_json
+        from drivestack.perception.camera_checkpoint import CameraModelConfig, load_camera_model
 
-        root = Path(self.config.weights) if self.config.weights else None
-        self.model = load_nanodet(nanodet_json(root), self.config.device)
         self.cnn = CameraCnnConfig(
             score_threshold=self.config.score_threshold, tile=self.config.tile or None
         )
+        expect = CameraModelConfig(
+            input_size=self.cnn.input_size, centre_offset=self.cnn.centre_offset
+        )
+        self.model = load_camera_model(self.config.weights, self.config.device, expect)
 
     def tick(self, now_ns: int, inputs: Inputs) -> TickOutput:
         return {
