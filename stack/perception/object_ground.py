@@ -6,7 +6,8 @@ under cars take their neighbours' ground. That filter flattens raised pavements:
 nuScenes key frames the pedestrians' feet sit a median 0.30 m above it (kerbs and
 pavements), which alone costs a third of a pedestrian's 3D IoU. The returns in a ring of
 ``margin`` around the object's footprint see the surface it stands on; their median height
-is its ground. Where that ring holds fewer than ``min_points`` such returns (the object's
+is its ground (returns within ``gap`` of the footprint are left out: they may be the
+object's own bumper or feet). Where that ring holds fewer than ``min_points`` such returns (the object's
 own shadow, sparse 32-beam rings far away) the local ground stays.
 """
 
@@ -46,14 +47,16 @@ def support_points(
 
 
 def ground_under(
-    box: np.ndarray, support: Support, margin: float, min_points: int
+    box: np.ndarray, support: Support, gap: float, margin: float, min_points: int
 ) -> float | None:
     """[m] median z of the support returns in the ring around ``box``'s footprint.
 
     Args:
         box: (7,) stack box (its z and height are not used).
         support: the scan's candidate ground returns.
-        margin: [m] width of the ring around the footprint.
+        gap: [m] the ring starts this far out: nearer returns may be the object's own low
+            parts (a bumper beyond the prior-sized footprint, a foot).
+        margin: [m] the ring ends this far out.
         min_points: fewer returns in the ring: None.
 
     Returns:
@@ -67,8 +70,9 @@ def ground_under(
     if len(near) < min_points:
         return None
     tall = np.array([box[0], box[1], np.median(near[:, 2]), box[3], box[4], 1e3, box[6]])
-    grown = tall.copy()
+    grown, inner = tall.copy(), tall.copy()
     grown[3:5] += 2 * margin
-    inside = points_in_boxes(near, np.stack([grown, tall]))  # (W, 2)
+    inner[3:5] += 2 * gap
+    inside = points_in_boxes(near, np.stack([grown, inner]))  # (W, 2)
     ring = near[inside[:, 0] & ~inside[:, 1], 2]
     return float(np.median(ring)) if len(ring) >= min_points else None
