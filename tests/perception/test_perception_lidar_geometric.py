@@ -19,11 +19,22 @@ from drivestack.perception.lidar_geometric import (
 )
 
 
+def _person(centre: tuple[float, float], ground_z: float, rng: np.random.Generator) -> np.ndarray:
+    """Returns on a 0.3 m-radius body from the feet region up to 1.75 m, front half facing
+    the sensor at the origin (a person is narrow: the returns wrap around it)."""
+    ray = np.arctan2(centre[1], centre[0])
+    angle = ray + np.pi + rng.uniform(-np.pi / 2, np.pi / 2, 300)  # the side facing the sensor
+    xy = np.asarray(centre) + 0.3 * np.c_[np.cos(angle), np.sin(angle)]
+    return np.c_[xy, ground_z + rng.uniform(0.25, 1.75, len(xy))]
+
+
 def _scene(seed: int = 0) -> tuple[np.ndarray, dict]:
     rng = np.random.default_rng(seed)
     ground = flat_ground(rng)
     car = box_surface((15.0, 4.0), (4.0, 1.7, 1.5), 0.3, -1.7 + 0.02 * 15.0, rng)
-    ped = box_surface((9.0, -3.0), (0.6, 0.6, 1.75), 0.0, -1.7 + 0.02 * 9.0, rng, 200)
+    # a person's returns wrap around the body (nuScenes: their median is 0.03 m from the
+    # box centre), unlike a box's two faces
+    ped = _person((9.0, -3.0), -1.7 + 0.02 * 9.0, rng)
     pts = np.concatenate([ground, car, ped])
     return np.c_[pts, np.zeros(len(pts))].astype(np.float32), {
         "car": (15.0, 4.0, 0.3),
@@ -105,15 +116,6 @@ def test_kitti_frames_pedestrian_and_cars_found_in_bev(data_root: Path) -> None:
     # Within 40 m: the pedestrians of 000000 and 000005, the cars of 000002 and 000003.
     assert total == 4
     assert found == 4
-
-
-def _person(centre: tuple[float, float], ground_z: float, rng: np.random.Generator) -> np.ndarray:
-    """Returns on a 0.3 m-radius body from the feet region up to 1.75 m, front half facing
-    the sensor at the origin (a person is narrow: the returns wrap around it)."""
-    ray = np.arctan2(centre[1], centre[0])
-    angle = ray + np.pi + rng.uniform(-np.pi / 2, np.pi / 2, 300)  # the side facing the sensor
-    xy = np.asarray(centre) + 0.3 * np.c_[np.cos(angle), np.sin(angle)]
-    return np.c_[xy, ground_z + rng.uniform(0.25, 1.75, len(xy))]
 
 
 def test_pedestrian_on_raised_pavement_stands_on_the_pavement_not_the_road() -> None:
