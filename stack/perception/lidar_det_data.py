@@ -17,8 +17,9 @@ Both datasets become :class:`Sample` s in one *network frame* and one label form
   nuScenes: the annotations projected by :func:`~drivestack.perception.detect_nuscenes.gt_lines`,
   the same ground truth ``drive detect`` writes), scored with the official devkit rules.
 
-Sample names are ``<root folder name>_<frame>`` (``kitti_object_000003``,
-``nuscenes_000012``), unique across roots.
+Samples are numbered in load order (``000000``, ``000001``, ...: the KITTI tools read only
+numeric frame names); ``source`` says where each came from (``kitti_object/000003``,
+``nuscenes/scene-0916/12``).
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ class Sample:
     """One frame in the network frame (see the module docstring).
 
     Attributes:
-        name: unique name, also the file stem of its label and result files.
+        name: number in load order, the file stem of its label and result files.
+        source: root folder name and frame it came from.
         points: (N, 4) float32 x, y, z [m], intensity (KITTI: those in the camera's view).
         boxes: (G, 7) float32 training boxes.
         classes: (G,) int32 their ObjectClass ids.
@@ -58,6 +60,7 @@ class Sample:
     """
 
     name: str
+    source: str
     points: np.ndarray
     boxes: np.ndarray
     classes: np.ndarray
@@ -91,7 +94,7 @@ def load_samples(roots: list[Path], scene: str = "scene-0916") -> list[Sample]:
                 f"{root}: no frame with LiDAR, camera calibration and 3D labels"
             )
         out.extend(got)
-    return out
+    return [dataclasses.replace(s, name=f"{k:06d}") for k, s in enumerate(out)]
 
 
 def _in_view(points: np.ndarray, calib: CameraCalibration) -> np.ndarray:
@@ -124,7 +127,8 @@ def kitti_samples(root: Path) -> list[Sample]:
         label_path = root / "label_2" / f"{frame_id}.txt"
         out.append(
             Sample(
-                name=f"{root.name}_{frame_id}",
+                name=frame_id,
+                source=f"{root.name}/{frame_id}",
                 points=pts,
                 boxes=boxes[keep],
                 classes=np.asarray(ann.class_ids, np.int32)[keep],
@@ -161,7 +165,8 @@ def nuscenes_samples(root: Path, scene: str) -> list[Sample]:
         keep = _with_points(points, net_boxes)
         out.append(
             Sample(
-                name=f"{root.name}_{i:06d}",
+                name=f"{i:06d}",
+                source=f"{root.name}/{scene}/{i}",
                 points=points,
                 boxes=net_boxes[keep],
                 classes=np.asarray(ann.class_ids, np.int32)[keep],
@@ -174,8 +179,10 @@ def nuscenes_samples(root: Path, scene: str) -> list[Sample]:
 
 
 def write_labels(samples: list[Sample], out: Path) -> list[str]:
-    """Writes ``out/<name>.txt`` ground truth per sample; returns the names (frame list)."""
+    """Writes ``out/<name>.txt`` ground truth per sample and ``out/../sources.txt`` (name and
+    source per line); returns the names (frame list)."""
     out.mkdir(parents=True, exist_ok=True)
     for s in samples:
         (out / f"{s.name}.txt").write_text("".join(line + "\n" for line in s.labels))
+    (out.parent / "sources.txt").write_text("".join(f"{s.name} {s.source}\n" for s in samples))
     return [s.name for s in samples]
