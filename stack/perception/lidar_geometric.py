@@ -423,11 +423,8 @@ def detect_scan(scan: Scan, cfg: LidarGeometricConfig) -> tuple[np.ndarray, np.n
         boxes.append(box)
         scores.append(score)
         classes.append(int(cls))
-    return (
-        np.asarray(boxes, np.float32).reshape(-1, 7),
-        np.asarray(scores, np.float32),
-        np.asarray(classes, np.int32),
-    )
+    boxes_out = np.asarray(boxes, np.float32).reshape(-1, 7)
+    return boxes_out, np.asarray(scores, np.float32), np.asarray(classes, np.int32)
 
 
 def _empty() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -440,10 +437,7 @@ def detect_cloud(cloud: PointCloud, cfg: LidarGeometricConfig) -> Detections3D:
         np.asarray(cloud.points), cfg, f"PointCloud(frame {cloud.frame_id}, {cloud.stamp_ns} ns)"
     )
     det = Detections3D(
-        stamp_ns=cloud.stamp_ns,
-        frame_id=cloud.frame_id,
-        boxes=boxes,
-        scores=scores,
+        stamp_ns=cloud.stamp_ns, frame_id=cloud.frame_id, boxes=boxes, scores=scores,
         class_ids=classes,
     )
     det.validate()
