@@ -48,7 +48,7 @@ def register(commands: Any, bench: Any) -> None:
     p.add_argument("--device", default="cpu")
     p.set_defaults(func=_bench)
 
-    q = command_group(commands, "train", "train learned components").add_parser("lidar-det", help="PointPillars-class LiDAR detector (KITTI object / nuScenes)")
+    q = command_group(commands, "train", "train learned components").add_parser("lidar-det", help="PointPillars-class LiDAR detector on KITTI object")
     q.add_argument(
         "--dataset",
         type=Path,
