@@ -173,7 +173,7 @@ def test_lidar_det_loss_falls_on_kitti_and_nuscenes_frames(data_root: Path) -> N
 @pytest.mark.data
 @pytest.mark.skipif(
     os.environ.get("DRIVESTACK_FULL_OVERFIT") != "1",
-    reason="overfit proof: ~15-40 min on a 2-core CPU; set DRIVESTACK_FULL_OVERFIT=1",
+    reason="overfit proof: ~50 min on a busy 2-core CPU; set DRIVESTACK_FULL_OVERFIT=1",
 )
 def test_overfits_kitti_and_nuscenes_frames_to_car_3d_r40_easy_above_90(
     data_root: Path, tmp_path: Path
