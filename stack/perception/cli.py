@@ -59,7 +59,14 @@ def register(commands: Any, bench: Any) -> None:
     p.set_defaults(func=_bench)
 
     q = command_group(commands, "train", "train learned components").add_parser("lidar-det", help="PointPillars-class LiDAR detector on KITTI object")
-    q.add_argument("--dataset", type=Path, required=True, help="KITTI object root")
+    q.add_argument(
+        "--dataset",
+        type=Path,
+        required=True,
+        action="append",
+        help="KITTI object root or nuScenes root; repeat to train on several",
+    )
+    q.add_argument("--scene", default="scene-0916", help="scene of nuScenes roots")
     q.add_argument("--out", type=Path, required=True, help="checkpoint path (.pt)")
     # Defaults written out here (pointpillars_train imports torch; the parser must not):
     # tests/perception check they equal TrainConfig.steps and the PRESETS names.

@@ -201,7 +201,7 @@ def fuse(
                 fit[1] > cfg.max_size_ratio * SIZE_PRIORS[prior_cls][0][0]
             ):
                 continue  # the frustum holds a wall or a hedge, not this object
-            box = object_box(obs[obj], obs_h[obj], prior_cls, fit)
+            box = object_box(obs[obj], obs_h[obj], prior_cls, fit, scan.support, lidar_cfg)
             s_cam = float(det.scores[i])
             fam = FAMILY[cls]
             dist = np.hypot(*(l_boxes[:, :2] - box[:2]).T) if len(l_boxes) else np.zeros(0)

@@ -1,10 +1,12 @@
-"""``drive train lidar-det``: trains :class:`PointPillars` on a KITTI object root.
+"""``drive train lidar-det``: trains :class:`PointPillars` on KITTI object and nuScenes roots.
 
-Checkpoints embed the network config (``{"config": PillarsConfig fields, "state_dict": ...}``)
-so :func:`load_checkpoint` rebuilds the exact model. Points outside camera 2's view are
-dropped (KITTI labels only objects in that view; unlabeled cars elsewhere would be taught as
-background). With ``--eval`` the trained model's detections on the same frames are written as
-KITTI result files and scored with :mod:`drivestack.eval.kitti_object`.
+Frames come from :mod:`drivestack.perception.lidar_det_data` (any mix of roots, one network
+frame, points in the labelled camera's view). Checkpoints embed the network config
+(``{"config": PillarsConfig fields, "state_dict": ...}``) so :func:`load_checkpoint` rebuilds
+the exact model. With ``--eval`` the trained model's detections on the same frames are
+written as KITTI result files beside the ground truth (``OUT/{label_2,results}``, OUT = the
+checkpoint path without suffix) and scored with the official rules of
+:mod:`drivestack.eval.kitti_object` (R40).
 """
 
 from __future__ import annotations
@@ -21,11 +23,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from drivestack.datasets.kitti.calib import read_calib
-from drivestack.datasets.kitti.object import KittiObjectLog
-from drivestack.msgs import CameraCalibration, Detections3D
+from drivestack.msgs import Detections3D
 from drivestack.perception.detect_kitti import result_lines
-from drivestack.perception.fusion import project_boxes, project_points
+from drivestack.perception.fusion import project_boxes
+from drivestack.perception.lidar_det_data import Sample, load_samples, write_labels
 from drivestack.perception.pointpillars import PillarsConfig, PointPillars, decode, loss, targets
 
 # Named network presets (``--preset``): "kitti" for full-data training on a GPU, "small" a
@@ -55,43 +56,6 @@ class TrainConfig:
     weight_decay: float = 1e-4
     flip: bool = False  # random left-right flip (y -> -y); off for the overfit proof
     seed: int = 0
-
-
-@dataclass(frozen=True)
-class Sample:
-    """One training frame: points in camera view, ground truth in the ego frame."""
-
-    frame: str
-    points: np.ndarray  # (N, 4) float32
-    boxes: np.ndarray  # (G, 7) float32
-    classes: np.ndarray  # (G,) int32
-    calib: CameraCalibration
-
-
-def load_samples(root: Path) -> list[Sample]:
-    """Every frame of a KITTI object root that has velodyne, image and labels."""
-    log = KittiObjectLog(root)
-    out = []
-    for i in range(len(log)):
-        frame = log[i]
-        if not {"lidar", "annotations", "calib_2"} <= set(frame.streams()):
-            continue
-        calib = frame.load("calib_2")
-        pts = np.asarray(frame.load("lidar").points)
-        _, visible = project_points(pts[:, :3].astype(np.float64), calib)
-        ann = frame.load("annotations")
-        out.append(
-            Sample(
-                log.frame_ids[i],
-                pts[visible],
-                np.asarray(ann.boxes),
-                np.asarray(ann.class_ids),
-                calib,
-            )
-        )
-    if not out:
-        raise FileNotFoundError(f"{root}: no frame with velodyne/, image_2/, label_2/ and calib/")
-    return out
 
 
 def train(
@@ -157,69 +121,64 @@ def load_checkpoint(path: Path, device: str | torch.device = "cpu") -> PointPill
 
 @torch.no_grad()
 def write_results(
-    model: PointPillars,
-    samples: list[Sample],
-    root: Path,
-    out: Path,
-    device: str | torch.device = "cpu",
+    model: PointPillars, samples: list[Sample], out: Path, device: str | torch.device = "cpu"
 ) -> None:
-    """KITTI result files of the model's detections, kept where they project into image 2."""
+    """KITTI result files ``out/<sample name>.txt`` of the model's detections, kept where
+    they project into the sample's labelled camera."""
     out.mkdir(parents=True, exist_ok=True)
-    for s in samples:
+    for s in tqdm(samples, desc="detect lidar-det", file=sys.stderr):
         heat, reg = model([torch.from_numpy(s.points).to(device)])
         boxes, scores, classes = decode(heat, reg, model.cfg)[0]
         proj, ok = project_boxes(boxes.astype(np.float64), s.calib)
-        calib = read_calib(root / "calib" / f"{s.frame}.txt")
         det = Detections3D(
             stamp_ns=0, frame_id="ego", boxes=boxes[ok], scores=scores[ok], class_ids=classes[ok]
         )
-        lines = result_lines(det, proj[ok], scores[ok], classes[ok], calib.T_camrect_from_velo)
-        (out / f"{s.frame}.txt").write_text("".join(line + "\n" for line in lines))
+        lines = result_lines(det, proj[ok], scores[ok], classes[ok], s.T_label_from_net)
+        (out / f"{s.name}.txt").write_text("".join(line + "\n" for line in lines))
 
 
 def evaluate_dir(label_dir: Path, result_dir: Path, frames: list[str]) -> dict[str, Any]:
-    """Devkit AP (R40) per class/metric/difficulty on ``frames``, plus the dense AP (all
-    matched thresholds, area under the PR steps) that stays meaningful for few objects."""
+    """Official devkit AP (R40, strict overlaps) per class/metric/difficulty on ``frames``.
+
+    R40 can only reach 100 with at least 41 non-ignored objects of a class and difficulty
+    (``get_thresholds`` takes one recall sample per true positive; n objects cap it at
+    (n - 1) / 40), so ``n_gt`` is reported beside each AP.
+    """
     from drivestack.eval.kitti_object import evaluate_kitti_object
     from drivestack.eval.kitti_object_data import frames_of, load_object_data
 
     data = frames_of(load_object_data(label_dir, result_dir), frames)
     res = evaluate_kitti_object(data.gt, data.det)
-    table: dict[str, Any] = {}
-    for c in res.curves:
-        if c.overlap != "strict":
-            continue
-        tp, fp, fn = c.tp.astype(float), c.fp.astype(float), c.fn.astype(float)
-        recall = tp / np.maximum(tp + fn, 1)
-        precision = tp / np.maximum(tp + fp, 1)
-        prec_mono = np.maximum.accumulate(precision[::-1])[::-1] if len(precision) else precision
-        dense = float(np.sum(np.diff(np.r_[0.0, recall]) * prec_mono) * 100)
-        table[f"{c.cls}/{c.metric}/{c.difficulty}"] = {
-            "AP_R40": round(c.ap_r40, 2),
-            "AP_dense": round(dense, 2),
-            "n_gt": c.n_gt,
-        }
-    return table
+    return {
+        f"{c.cls}/{c.metric}/{c.difficulty}": {"AP_R40": round(c.ap_r40, 2), "n_gt": c.n_gt}
+        for c in res.curves
+        if c.overlap == "strict"
+    }
 
 
 def train_cmd(args: argparse.Namespace) -> int:
     """Handler of ``drive train lidar-det`` (parser in :mod:`drivestack.perception.cli`)."""
     if args.threads > 0:
         torch.set_num_threads(args.threads)
-    samples = load_samples(args.dataset)
+    samples = load_samples(args.dataset, args.scene)
     model, history = train(
         samples, PRESETS[args.preset], TrainConfig(steps=args.steps), args.device
     )
     save_checkpoint(args.out, model, history)
     result: dict[str, Any] = {
         "checkpoint": str(args.out),
+        "datasets": [str(d) for d in args.dataset],
         "frames": len(samples),
+        "steps": args.steps,
         "loss_first": history[0],
         "loss_last": history[-1],
     }
     if args.eval:
-        out_dir = args.out.with_suffix("") / "results"
-        write_results(model, samples, args.dataset, out_dir, args.device)
-        result["ap"] = evaluate_dir(args.dataset / "label_2", out_dir, [s.frame for s in samples])
+        out_dir = args.out.with_suffix("")
+        names = write_labels(samples, out_dir / "label_2")
+        write_results(model, samples, out_dir / "results", args.device)
+        (out_dir / "frames.txt").write_text("".join(n + "\n" for n in names))
+        result["eval_dir"] = str(out_dir)
+        result["ap"] = evaluate_dir(out_dir / "label_2", out_dir / "results", names)
     print(json.dumps(result))
     return 0
