@@ -169,7 +169,8 @@ class PosePlanResult:
     Attributes:
         status: As in :class:`GridPlanResult`; on BUDGET_EXHAUSTED the path is a valid,
             collision-free partial path towards the goal.
-        poses: (N, 3) float64 x [m], y [m], yaw [rad] of the rear axle, in the grid's frame.
+        poses: (N, 3) float64 x [m], y [m], yaw [rad] of the rear axle, in the grid's frame;
+            yaw wrapped to [-pi, pi) (a start or goal given with yaw = +pi comes back as -pi).
         directions: (N,) int8 +1 forward / -1 reverse motion reaching each pose.
         curvatures: (N,) float64 [1/m] path curvature at each pose, left positive.
         cost: Search cost (penalised length) [m]; ``inf`` without a path.

@@ -18,9 +18,17 @@ from drivestack.planning.scenes import parking_lot
 CFG = HybridAStarConfig()
 
 
+def same_pose(a, b, tol: float) -> bool:
+    """Poses equal, yaw compared on the circle (the planner wraps yaw to [-pi, pi))."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    dyaw = (a[2] - b[2] + math.pi) % (2 * math.pi) - math.pi
+    return bool(np.all(np.abs(a[:2] - b[:2]) <= tol) and abs(dyaw) <= tol)
+
+
 def check_path(grid: CostGrid, res: PosePlanResult, start, cfg: HybridAStarConfig) -> None:
     poses = res.poses
-    assert poses[0] == pytest.approx(np.array(start), abs=1e-9)
+    assert same_pose(poses[0], start, 1e-9)
+    assert np.all((poses[:, 2] >= -math.pi) & (poses[:, 2] < math.pi))
     mid = (poses[1:] + poses[:-1]) / 2.0
     dyaw_raw = (np.diff(poses[:, 2]) + math.pi) % (2 * math.pi) - math.pi
     mid[:, 2] = poses[:-1, 2] + dyaw_raw / 2.0
@@ -39,7 +47,7 @@ def test_hybrid_astar_parking_manoeuvre_reaches_slot_collision_free():
     res = hybrid_astar(grid, start, goal, CFG)
     assert res.status == PlanStatus.OK
     check_path(grid, res, start, CFG)
-    assert res.poses[-1] == pytest.approx(np.array(goal), abs=1e-6)
+    assert same_pose(res.poses[-1], goal, 1e-6)
     assert (res.directions == -1).any()  # it reverses into the slot
 
 
@@ -74,7 +82,25 @@ def test_hybrid_astar_random_scenes_collision_free_and_radius_respected(scene):
         return
     check_path(grid, res, start, CFG)  # also for a partial (budget-exhausted) path
     if res.status == PlanStatus.OK:
-        assert res.poses[-1] == pytest.approx(np.array(goal), abs=1e-6)
+        assert same_pose(res.poses[-1], goal, 1e-6)
+
+
+@pytest.mark.parametrize(
+    ("start_yaw", "goal_yaw"), [(math.pi, math.pi), (-math.pi, math.pi), (math.pi, -math.pi)]
+)
+def test_hybrid_astar_start_and_goal_yaw_at_plus_minus_pi_are_the_same_heading(start_yaw, goal_yaw):
+    # Regression: hypothesis drew yaw = +pi; the planner returns it wrapped to -pi and the test
+    # compared raw numbers, failing on an equal heading.
+    cost = np.zeros((80, 160), np.float32)
+    grid = CostGrid(
+        stamp_ns=0, frame_id="world", cost=cost, origin=np.zeros(3), resolution=0.25, lethal=1.0
+    )
+    start, goal = (30.0, 10.0, start_yaw), (8.0, 10.0, goal_yaw)  # drive 22 m along -x
+    res = hybrid_astar(grid, start, goal, CFG, time_budget=1.0)
+    assert res.status == PlanStatus.OK
+    check_path(grid, res, start, CFG)
+    assert same_pose(res.poses[-1], goal, 1e-6)
+    assert not (res.directions == -1).any()  # heading -x already: no reversing needed
 
 
 def test_hybrid_astar_goal_in_obstacle_is_typed_no_path():
