@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 from pathlib import Path
 
 import numpy as np
@@ -265,19 +264,16 @@ def test_missing_result_file_means_no_detections_and_extra_split_frames_are_coun
 @pytest.mark.data
 def test_frustum_pointnets_2d_detections_reproduce_published_car_ap(data_root: Path) -> None:
     obj = data_root / "kitti_object"
-    t0 = time.perf_counter()
     data = load_object_data(
         obj / "label_2",
         obj / "detections/frustum_pointnets_rgb2d_val/rgb_detection_val.txt",
         obj / "splits/val.txt",
     )
     res = evaluate_kitti_object(data.gt, data.det, metrics=("bbox",), overlaps=("strict",))
-    elapsed = time.perf_counter() - t0
     assert len(data.frames) == 3769
     car = [round(res.curve("Car", "bbox", d).ap_r11, 2) for d in DIFFICULTIES]
     assert car == [96.48, 90.31, 87.63]  # Frustum PointNets paper, 2D detector on val (R11)
     assert not math.isnan(res.curve("Cyclist", "bbox", "hard").ap_r40)
-    assert elapsed < 30.0
 
 
 def _gt_as_results(data_root: Path, n: int | None) -> tuple[list, list]:
