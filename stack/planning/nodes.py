@@ -29,6 +29,7 @@ from drivestack.msgs import (
     TrackedObjects,
     Trajectory,
 )
+from drivestack.planning import dstar_lite_numba
 from drivestack.planning.astar_numba import astar_numba
 from drivestack.planning.costmap import CostmapConfig
 from drivestack.planning.hybrid_astar import HybridAStarConfig
@@ -41,7 +42,8 @@ class PlannerNodeConfig:
     """Planner parameters a launch file may override."""
 
     search: str = "grid"  # grid (grid_planner + smoothing) | hybrid_astar (kinematic)
-    grid_planner: str = "astar_numba"  # astar | astar_csgraph | astar_numba | dstar_lite
+    # astar | astar_csgraph | astar_numba | dstar_lite (compiled) | dstar_lite_python
+    grid_planner: str = "astar_numba"
     search_budget_s: float = 0.06  # [s] search time budget per tick (real-time runs only)
     goal_ahead: float = 50.0  # [m] along the route
     cost_weight: float = 2.0  # weight of cell cost in the search
@@ -110,6 +112,8 @@ class PlannerNode(Node):
         if self.config.search == "grid" and self.config.grid_planner == "astar_numba":
             # Load (or compile) the machine code now, not inside the first tick's deadline.
             astar_numba(np.zeros((3, 3), np.float32), (0, 0), (2, 2))
+        if self.config.search == "grid" and self.config.grid_planner == "dstar_lite":
+            dstar_lite_numba.warm_up()  # the same, for the compiled D* Lite
         # The search budget is wall time: only a real-time run may cut a search by it, or a
         # deterministic replay would plan differently on a slower machine.
         self._planner_config = replace(

@@ -8,9 +8,11 @@ a reverse penalty, Reeds–Shepp shots, oriented-footprint checks; its path is d
 is, so it is not smoothed, and reverse legs get negative speeds). For Hybrid A* the costmap
 grows objects by the safety margin only: the footprint is checked explicitly, so growing
 them by the ego half-width as well would count the car's width twice. With
-``"dstar_lite"`` the costmap is anchored in the world (its origin only moves when the ego
-nears the edge of the window, which restarts the search) so the incremental search can keep
-its state between ticks; the one-shot planners use an ego-centred window.
+``"dstar_lite"`` (compiled, :mod:`drivestack.planning.dstar_lite_numba`) or
+``"dstar_lite_python"`` (the readable reference, same results) the costmap is anchored in the
+world (its origin only moves when the ego nears the edge of the window, which restarts the
+search) so the incremental search can keep its state between ticks; the one-shot planners use
+an ego-centred window.
 
 Behaviour commands: STOP stops along the path at the comfortable deceleration; YIELD halves
 the speed limit and doubles the forecast time gap; CHANGE_LANE_LEFT/RIGHT shift the route one
@@ -53,6 +55,7 @@ from drivestack.planning.costmap import (
     world_to_local,
 )
 from drivestack.planning.dstar_lite import DStarLite
+from drivestack.planning.dstar_lite_numba import DStarLiteNumba
 from drivestack.planning.hybrid_astar import Footprint, HybridAStarConfig, hybrid_astar
 from drivestack.planning.smoothing import SmoothingConfig, smooth_path
 from drivestack.planning.speed_profile import SpeedProfileConfig, build_trajectory, stop_trajectory
@@ -63,6 +66,11 @@ GRID_PLANNERS: dict[str, Callable[..., GridPlanResult]] = {
     "astar_csgraph": astar_csgraph,
     "astar_numba": astar_numba,
 }
+# Incremental planners by name: they keep their search in PlannerState between ticks.
+INCREMENTAL_PLANNERS: dict[str, type[DStarLite] | type[DStarLiteNumba]] = {
+    "dstar_lite": DStarLiteNumba,
+    "dstar_lite_python": DStarLite,
+}
 
 
 @dataclass(frozen=True)
@@ -70,7 +78,7 @@ class PlannerConfig:
     """Everything one planning step needs."""
 
     search: str = "grid"  # "grid" (grid_planner + smoothing) or "hybrid_astar"
-    grid_planner: str = "astar_numba"  # a key of GRID_PLANNERS, or "dstar_lite"
+    grid_planner: str = "astar_numba"  # a key of GRID_PLANNERS or INCREMENTAL_PLANNERS
     hybrid: HybridAStarConfig = field(default_factory=HybridAStarConfig)  # search="hybrid_astar"
     costmap: CostmapConfig = field(default_factory=CostmapConfig)
     smoothing: SmoothingConfig = field(default_factory=SmoothingConfig)
@@ -85,10 +93,10 @@ class PlannerConfig:
             raise ValueError(
                 f"PlannerConfig.search: unknown {self.search!r} (known: grid, hybrid_astar)"
             )
-        if self.grid_planner not in (*GRID_PLANNERS, "dstar_lite"):
+        if self.grid_planner not in (*GRID_PLANNERS, *INCREMENTAL_PLANNERS):
             raise ValueError(
                 f"PlannerConfig.grid_planner: unknown {self.grid_planner!r} "
-                f"(known: {sorted([*GRID_PLANNERS, 'dstar_lite'])})"
+                f"(known: {sorted([*GRID_PLANNERS, *INCREMENTAL_PLANNERS])})"
             )
 
 
@@ -98,7 +106,7 @@ class PlannerState:
 
     origin: np.ndarray | None = None  # (3,) anchored grid origin
     goal_cell: tuple[int, int] | None = None
-    dstar: DStarLite | None = None
+    dstar: DStarLite | DStarLiteNumba | None = None
 
 
 @dataclass(frozen=True)
@@ -178,7 +186,7 @@ def plan_step(
 
     origin = None
     hybrid = config.search == "hybrid_astar"
-    if config.grid_planner == "dstar_lite" and not hybrid:
+    if config.grid_planner in INCREMENTAL_PLANNERS and not hybrid:
         origin = _anchor(state, ego, config)
     costmap_config = (
         dataclasses.replace(config.costmap, ego_width=0.0) if hybrid else config.costmap
@@ -203,12 +211,12 @@ def plan_step(
         return traj, grid, state
     ((si, sj),) = world_to_cell(grid, np.array([ego.xy]))
     start = (int(si), int(sj))
-    if config.grid_planner == "dstar_lite" and state.dstar is not None:
+    if config.grid_planner in INCREMENTAL_PLANNERS and state.dstar is not None:
         goal = state.goal_cell  # fixed while the grid stays anchored: the search is kept
     else:
         # D* Lite aims at the farthest route point in its window, so the goal (and the
         # search) survives many ticks; one-shot planners look ``goal_ahead`` metres ahead.
-        ahead = math.inf if config.grid_planner == "dstar_lite" else config.goal_ahead
+        ahead = math.inf if config.grid_planner in INCREMENTAL_PLANNERS else config.goal_ahead
         goal = route_goal(grid, route_xy, np.array(ego.xy), ahead)
     if goal is None:
         return (
@@ -218,9 +226,10 @@ def plan_step(
         )
 
     cost = np.asarray(grid.cost)
-    if config.grid_planner == "dstar_lite":
+    if config.grid_planner in INCREMENTAL_PLANNERS:
         if state.dstar is None:
-            state.dstar = DStarLite(cost, start, goal, grid.lethal, config.cost_weight)
+            planner = INCREMENTAL_PLANNERS[config.grid_planner]
+            state.dstar = planner(cost, start, goal, grid.lethal, config.cost_weight)
             state.goal_cell = goal
             result = state.dstar.replan(time_budget=config.time_budget)
         else:
