@@ -163,6 +163,29 @@ def _update_vertex(
 
 
 @njit(cache=True)
+def _apply_costs(
+    cost: np.ndarray, blocked: np.ndarray, weight: float, mult: np.ndarray, wp: int,
+    changed: np.ndarray,
+) -> int:  # fmt: skip
+    """Writes the new grid's multipliers into ``mult``; returns how many changed.
+
+    The multiplier is :func:`drivestack.planning.base.padded_multipliers`' (same float ops,
+    ``blocked`` is its ``cost >= lethal``) in one pass with the diff: the flat indices of the
+    cells whose multiplier changed go to ``changed[:count]`` (inf == inf is unchanged).
+    """
+    n = 0
+    for i in range(cost.shape[0]):
+        for j in range(cost.shape[1]):
+            u = (i + 1) * wp + j + 1
+            m = np.inf if blocked[i, j] else 1.0 + weight * np.float64(cost[i, j])
+            if m != mult[u]:
+                mult[u] = m
+                changed[n] = u
+                n += 1
+    return n
+
+
+@njit(cache=True)
 def _repair(
     mult: np.ndarray, g: np.ndarray, rhs: np.ndarray, pos: np.ndarray, hk1: np.ndarray,
     hk2: np.ndarray, hc: np.ndarray, counters: np.ndarray, changed: np.ndarray, start: int,
@@ -295,11 +318,12 @@ class DStarLiteNumba:
         cost_weight: float = 1.0,
     ) -> None:
         self.lethal = lethal
-        self.cost_weight = cost_weight
+        self.cost_weight = float(cost_weight)
         self.shape = tuple(cost.shape)
         self.wp = self.shape[1] + 2  # padded row stride
         self.rows = self.shape[0] + 2
-        self.mult = padded_multipliers(np.asarray(cost), lethal, cost_weight).ravel()  # (N,)
+        self.cost = np.array(cost, copy=True)  # (H, W) checked at the first replan
+        self.mult = padded_multipliers(self.cost, lethal, cost_weight).ravel()  # (N,)
         n = self.mult.size
         self.g = np.full(n, np.inf)  # (N,)
         self.rhs = np.full(n, np.inf)  # (N,)
@@ -307,6 +331,7 @@ class DStarLiteNumba:
         self.hk1, self.hk2 = np.empty(n), np.empty(n)  # (N,) heap keys
         self.hc = np.empty(n, dtype=np.int64)  # (N,) heap cells
         self.counters = np.zeros(2, dtype=np.int64)  # heap size, expansions
+        self._changed = np.empty(n, dtype=np.int64)  # (N,) buffer: cells changed by a map update
         self.km = 0.0
         self.goal_cell = (int(goal[0]), int(goal[1]))
         self.start_cell = (int(start[0]), int(start[1]))
@@ -320,10 +345,9 @@ class DStarLiteNumba:
 
     def _apply_costs(self, cost: np.ndarray) -> np.ndarray:
         """Stores the new grid's multipliers; returns flat indices whose multiplier changed."""
-        new = padded_multipliers(cost, self.lethal, self.cost_weight).ravel()  # (N,)
-        changed = np.flatnonzero(new != self.mult)  # inf == inf counts as unchanged
-        self.mult = new
-        return changed
+        blocked = cost >= self.lethal  # (H, W) numpy's comparison, as padded_multipliers'
+        n = _apply_costs(cost, blocked, self.cost_weight, self.mult, self.wp, self._changed)
+        return self._changed[:n]
 
     def replan(
         self,
@@ -350,27 +374,16 @@ class DStarLiteNumba:
                 detail=f"cost: shape {tuple(cost.shape)} differs from the planner's {self.shape}",
             )
         new_start = self.start_cell if start is None else (int(start[0]), int(start[1]))
-        if cost is None:  # only the start can be bad; the stored grid was checked already
-            h, w = self.shape
-            if not (0 <= new_start[0] < h and 0 <= new_start[1] < w):
-                return GridPlanResult(
-                    PlanStatus.INVALID_INPUT, detail=f"start {new_start} outside grid {h}x{w}"
-                )
-            bad = None
-            for name, cell in (("start", new_start), ("goal", self.goal_cell)):
-                if self.mult[self._flat(cell)] == math.inf:
-                    bad = GridPlanResult(
-                        PlanStatus.NO_PATH, detail=f"{name} {cell} is in an obstacle"
-                    )
-                    break
-        else:
-            cost = np.asarray(cost)
-            bad = check_problem(cost, new_start, self.goal_cell, self.lethal)
-            if bad is not None and bad.status == PlanStatus.INVALID_INPUT:
-                return bad
+        new_cost = self.cost if cost is None else np.asarray(cost)
+        bad = check_problem(new_cost, new_start, self.goal_cell, self.lethal)
+        if bad is not None and bad.status == PlanStatus.INVALID_INPUT:
+            return bad
         deadline = None if time_budget is None else time.perf_counter() + time_budget
 
-        changed = self._apply_costs(cost) if cost is not None else None
+        changed = None
+        if cost is not None:
+            changed = self._apply_costs(new_cost)
+            self.cost = np.array(new_cost, copy=True)  # the caller may reuse its array
         if new_start != self.start_cell:
             self.start_cell, self.start = new_start, self._flat(new_start)
             if self.initialized:  # km follows every move (see the reference)
