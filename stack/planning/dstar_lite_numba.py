@@ -344,9 +344,14 @@ class DStarLiteNumba:
         return (cell[0] + 1) * self.wp + cell[1] + 1
 
     def _apply_costs(self, cost: np.ndarray) -> np.ndarray:
-        """Stores the new grid's multipliers; returns flat indices whose multiplier changed."""
+        """Stores the new grid and its multipliers; returns flat indices whose multiplier changed.
+
+        The grid is copied as float64 (the caller may reuse its array), which also means one
+        compiled specialisation serves every input dtype: none compiles inside a tick.
+        """
         blocked = cost >= self.lethal  # (H, W) numpy's comparison, as padded_multipliers'
-        n = _apply_costs(cost, blocked, self.cost_weight, self.mult, self.wp, self._changed)
+        self.cost = np.array(cost, dtype=np.float64)  # (H, W) a copy
+        n = _apply_costs(self.cost, blocked, self.cost_weight, self.mult, self.wp, self._changed)
         return self._changed[:n]
 
     def replan(
@@ -383,7 +388,6 @@ class DStarLiteNumba:
         changed = None
         if cost is not None:
             changed = self._apply_costs(new_cost)
-            self.cost = np.array(new_cost, copy=True)  # the caller may reuse its array
         if new_start != self.start_cell:
             self.start_cell, self.start = new_start, self._flat(new_start)
             if self.initialized:  # km follows every move (see the reference)
