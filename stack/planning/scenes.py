@@ -98,39 +98,45 @@ def w3_moving_blocks(
       checking it, building its multipliers, the search, tracing the path.
 
     Returns:
-        Round count, summed expansions and seconds per planner, and whether all costs agreed
+        Round count, summed expansions, wall seconds (``*_s``) and CPU seconds of this process
+        (``*_cpu_s``) per planner, and whether all costs agreed
         every round (within 1e-6), and whether both D* Lites expanded as many cells every round.
     """
     import time
+    from collections.abc import Callable
+    from typing import Any
 
     from drivestack.planning.astar import astar
     from drivestack.planning.astar_csgraph import astar_csgraph
     from drivestack.planning.astar_numba import astar_numba
+    from drivestack.planning.base import GridPlanResult
     from drivestack.planning.dstar_lite import DStarLite
     from drivestack.planning.dstar_lite_numba import DStarLiteNumba
+
+    stats: dict[str, float | int | bool] = {}
+
+    def timed(name: str, call: Callable[..., GridPlanResult], *args: Any) -> GridPlanResult:
+        """Runs ``call(*args)``, adding its wall and CPU (this process) seconds to ``name``'s."""
+        t0, c0 = time.perf_counter(), time.process_time()
+        out = call(*args)
+        stats[f"{name}_s"] = stats.get(f"{name}_s", 0.0) + time.perf_counter() - t0
+        stats[f"{name}_cpu_s"] = stats.get(f"{name}_cpu_s", 0.0) + time.process_time() - c0
+        return out
 
     n = grid.shape[0]
     start, goal = (0, 0), (n - 1, n - 1)
     cost = grid.copy()
     planner = DStarLite(cost, start, goal)
     compiled = DStarLiteNumba(cost, start, goal)
-    t0 = time.perf_counter()
-    res = planner.replan()
-    t1 = time.perf_counter()
-    res_nb = compiled.replan()
-    t2 = time.perf_counter()
-    stats: dict[str, float | int | bool] = {
-        "replans": 0, "dstar_expansions": 0, "dstar_s": 0.0,
-        "dstar_numba_expansions": 0, "dstar_numba_s": 0.0,
-        "astar_expansions": 0, "astar_s": 0.0, "astar_csgraph_s": 0.0, "astar_numba_s": 0.0,
+    res = timed("dstar_initial", planner.replan)
+    res_nb = timed("dstar_numba_initial", compiled.replan)
+    timed("astar_numba_initial", astar_numba, cost, start, goal)
+    stats.update({
+        "replans": 0, "dstar_expansions": 0, "dstar_numba_expansions": 0, "astar_expansions": 0,
         "costs_equal": abs(res.cost - res_nb.cost) < 1e-6,
         "dstar_expansions_equal": res.expansions == res_nb.expansions,
-        "initial_expansions": res.expansions, "dstar_initial_s": t1 - t0,
-        "dstar_numba_initial_s": t2 - t1, "astar_numba_initial_s": 0.0,
-    }  # fmt: skip
-    t0 = time.perf_counter()
-    astar_numba(cost, start, goal)
-    stats["astar_numba_initial_s"] = time.perf_counter() - t0
+        "initial_expansions": res.expansions,
+    })  # fmt: skip
     half = block_size // 2
     for _ in range(replans):
         if not res.ok or len(res.path) <= move_cells + block_ahead:
@@ -140,21 +146,11 @@ def w3_moving_blocks(
         cost = cost.copy()
         cost[max(bi - half, 0) : bi + half + 1, max(bj - half, 0) : bj + half + 1] = 1.0
         cost[start] = cost[goal] = 0.0
-        t0 = time.perf_counter()
-        res = planner.replan(cost, start)
-        stats["dstar_s"] += time.perf_counter() - t0
-        t0 = time.perf_counter()
-        res_nb = compiled.replan(cost, start)
-        stats["dstar_numba_s"] += time.perf_counter() - t0
-        t0 = time.perf_counter()
-        ref = astar(cost, start, goal)
-        stats["astar_s"] += time.perf_counter() - t0
-        t0 = time.perf_counter()
-        ref_cs = astar_csgraph(cost, start, goal)
-        stats["astar_csgraph_s"] += time.perf_counter() - t0
-        t0 = time.perf_counter()
-        ref_nb = astar_numba(cost, start, goal)
-        stats["astar_numba_s"] += time.perf_counter() - t0
+        res = timed("dstar", planner.replan, cost, start)
+        res_nb = timed("dstar_numba", compiled.replan, cost, start)
+        ref = timed("astar", astar, cost, start, goal)
+        ref_cs = timed("astar_csgraph", astar_csgraph, cost, start, goal)
+        ref_nb = timed("astar_numba", astar_numba, cost, start, goal)
         stats["replans"] += 1
         stats["dstar_expansions"] += res.expansions
         stats["dstar_numba_expansions"] += res_nb.expansions
