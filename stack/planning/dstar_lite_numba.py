@@ -164,20 +164,20 @@ def _update_vertex(
 
 @njit(cache=True)
 def _apply_costs(
-    cost: np.ndarray, blocked: np.ndarray, weight: float, mult: np.ndarray, wp: int,
+    cost: np.ndarray, lethal: float, weight: float, mult: np.ndarray, wp: int,
     changed: np.ndarray,
 ) -> int:  # fmt: skip
-    """Writes the new grid's multipliers into ``mult``; returns how many changed.
+    """Writes the new (H, W) float64 grid's multipliers into ``mult``; returns how many changed.
 
-    The multiplier is :func:`drivestack.planning.base.padded_multipliers`' (same float ops,
-    ``blocked`` is its ``cost >= lethal``) in one pass with the diff: the flat indices of the
-    cells whose multiplier changed go to ``changed[:count]`` (inf == inf is unchanged).
+    The multiplier is :func:`drivestack.planning.base.padded_multipliers`' (the same float64
+    ops) in one pass with the diff: the flat indices of the cells whose multiplier changed go
+    to ``changed[:count]`` (inf == inf is unchanged).
     """
     n = 0
     for i in range(cost.shape[0]):
         for j in range(cost.shape[1]):
             u = (i + 1) * wp + j + 1
-            m = np.inf if blocked[i, j] else 1.0 + weight * np.float64(cost[i, j])
+            m = np.inf if cost[i, j] >= lethal else 1.0 + weight * cost[i, j]
             if m != mult[u]:
                 mult[u] = m
                 changed[n] = u
@@ -317,12 +317,12 @@ class DStarLiteNumba:
         lethal: float = 1.0,
         cost_weight: float = 1.0,
     ) -> None:
-        self.lethal = lethal
+        self.lethal = float(lethal)
         self.cost_weight = float(cost_weight)
         self.shape = tuple(cost.shape)
         self.wp = self.shape[1] + 2  # padded row stride
         self.rows = self.shape[0] + 2
-        self.cost = np.array(cost, copy=True)  # (H, W) checked at the first replan
+        self.cost = np.array(cost, dtype=np.float64)  # (H, W) a copy, checked at the first replan
         self.mult = padded_multipliers(self.cost, lethal, cost_weight).ravel()  # (N,)
         n = self.mult.size
         self.g = np.full(n, np.inf)  # (N,)
@@ -342,17 +342,6 @@ class DStarLiteNumba:
 
     def _flat(self, cell: tuple[int, int]) -> int:
         return (cell[0] + 1) * self.wp + cell[1] + 1
-
-    def _apply_costs(self, cost: np.ndarray) -> np.ndarray:
-        """Stores the new grid and its multipliers; returns flat indices whose multiplier changed.
-
-        The grid is copied as float64 (the caller may reuse its array), which also means one
-        compiled specialisation serves every input dtype: none compiles inside a tick.
-        """
-        blocked = cost >= self.lethal  # (H, W) numpy's comparison, as padded_multipliers'
-        self.cost = np.array(cost, dtype=np.float64)  # (H, W) a copy
-        n = _apply_costs(self.cost, blocked, self.cost_weight, self.mult, self.wp, self._changed)
-        return self._changed[:n]
 
     def replan(
         self,
@@ -379,15 +368,22 @@ class DStarLiteNumba:
                 detail=f"cost: shape {tuple(cost.shape)} differs from the planner's {self.shape}",
             )
         new_start = self.start_cell if start is None else (int(start[0]), int(start[1]))
-        new_cost = self.cost if cost is None else np.asarray(cost)
+        new_cost = self.cost
+        if cost is not None:
+            # A float64 copy, as the reference's: the caller may reuse its array, and one
+            # compiled specialisation serves every input dtype (nothing compiles in a tick).
+            new_cost = np.ascontiguousarray(cost, dtype=np.float64)
+            new_cost = new_cost.copy() if new_cost is cost else new_cost
         bad = check_problem(new_cost, new_start, self.goal_cell, self.lethal)
         if bad is not None and bad.status == PlanStatus.INVALID_INPUT:
             return bad
         deadline = None if time_budget is None else time.perf_counter() + time_budget
 
         changed = None
-        if cost is not None:
-            changed = self._apply_costs(new_cost)
+        if cost is not None:  # new multipliers, and the cells whose multiplier changed
+            k = _apply_costs(new_cost, self.lethal, self.cost_weight, self.mult, self.wp,
+                             self._changed)  # fmt: skip
+            changed, self.cost = self._changed[:k], new_cost
         if new_start != self.start_cell:
             self.start_cell, self.start = new_start, self._flat(new_start)
             if self.initialized:  # km follows every move (see the reference)
