@@ -164,3 +164,21 @@ def test_pipeline_dstar_lite_names_pick_compiled_and_reference(planner):
     traj_other, _, _ = plan_step(road_scene(), PlannerState(), PlannerConfig(grid_planner=other,
                                                                              time_budget=None))  # fmt: skip
     np.testing.assert_array_equal(traj.poses, traj_other.poses)  # same search, same plan
+
+
+def test_dstar_lite_numba_any_grid_dtype_or_layout_plans_alike_without_recompiling():
+    from drivestack.planning import dstar_lite_numba
+
+    dstar_lite_numba.warm_up()
+    kernels = (dstar_lite_numba._apply_costs, dstar_lite_numba._repair, dstar_lite_numba._compute)
+    signatures = [len(k.signatures) for k in kernels]
+    base = random_grid(40, 0.2, 5)
+    results = []
+    for grid in (base, base.astype(np.float64), base.astype(np.uint8), base.T.copy().T):
+        planner = DStarLiteNumba(grid, (0, 0), (39, 39))
+        first = planner.replan()
+        changed = grid.copy()
+        changed[10:14, 10:14] = 1
+        results.append((first.cost, planner.replan(changed, tuple(first.path[3])).cost))
+    assert len(set(results)) == 1
+    assert [len(k.signatures) for k in kernels] == signatures  # nothing compiled in a "tick"
