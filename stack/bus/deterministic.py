@@ -47,10 +47,13 @@ class DeterministicExecutor(Executor):
         start_ns: int | None = None,
         progress: Callable[[int], None] | None = None,
     ) -> RunSummary:
-        """Runs until ``duration_s`` of simulated time has passed, or no node will wake again.
+        """Runs until ``duration_s`` of simulated time has passed, or the sources are done.
 
         Args:
-            duration_s: [s] simulated time to run; ``None`` runs until the sources are done.
+            duration_s: [s] simulated time to run; ``None`` runs until the sources are done:
+                up to the last stamp of the nodes that know their time span (log replays, the
+                simulated ego), or, with no such node, until no node will wake again. Periodic
+                nodes (planner, controller, monitors) would otherwise tick forever.
             start_ns: [ns] the clock's start; default: the sources' first stamp (see
                 ``Node.time_span``), else 0.
             progress: Called with the clock after each instant (for progress bars).
@@ -60,7 +63,11 @@ class DeterministicExecutor(Executor):
             at the first one and the summary says why.
         """
         start_ns = self._start(start_ns)
-        end_ns = None if duration_s is None else start_ns + round(duration_s * 1e9)
+        if duration_s is not None:
+            end_ns: int | None = start_ns + round(duration_s * 1e9)
+        else:
+            span = self.time_span()
+            end_ns = None if span is None else span[1]
         heap: list[tuple[int, int]] = []
         for i, w in enumerate(self.wired):
             t = w.node.first_wakeup(start_ns, w.period_ns)

@@ -73,6 +73,7 @@ def _qualname(obj: object) -> str:
 NODE_MODULES: tuple[str, ...] = (
     "drivestack.record.player",
     "drivestack.sim.replay",
+    "drivestack.sim.closed_loop",
     "drivestack.planning.nodes",
     "drivestack.control.nodes",
     "drivestack.perception.nodes",

@@ -22,6 +22,7 @@ CLI_MODULES: tuple[str, ...] = (
     "drivestack.planning.cli",
     "drivestack.tracking.cli",
     "drivestack.perception.cli",
+    "drivestack.sim.cli",
 )
 
 

@@ -14,6 +14,7 @@ from drivestack.msgs.planning import (
     Trajectory,
 )
 from drivestack.msgs.sensors import CameraCalibration, Image, PointCloud
+from drivestack.msgs.sim import ScenarioMetrics
 
 # Every concrete message type by its class name: the recorder's schema names come from here.
 MESSAGE_TYPES: dict[str, type[Message]] = {
@@ -32,6 +33,7 @@ MESSAGE_TYPES: dict[str, type[Message]] = {
         Trajectory,
         BehaviourCommand,
         ControlCommand,
+        ScenarioMetrics,
     )
 }
 
@@ -54,6 +56,7 @@ __all__ = [
     "Path",
     "PlanStatus",
     "PointCloud",
+    "ScenarioMetrics",
     "TrackedObjects",
     "Trajectory",
     "array_field",

@@ -51,6 +51,7 @@ class PlannerNodeConfig:
     length: float = 80.0  # [m] costmap extent along the ego x axis
     width: float = 40.0  # [m] costmap extent along the ego y axis
     corridor_half_width: float = 3.5  # [m] drivable distance either side of the route
+    corridor_edge_cost: float = 0.3  # cost at the corridor edge (0 on the route): keeps to the route
     ego_width: float = 1.9  # [m]
     ego_length: float = 4.5  # [m] footprint (hybrid_astar)
     rear_overhang: float = 0.9  # [m] rear bumper to the ego reference point (hybrid_astar)
@@ -75,6 +76,7 @@ class PlannerNodeConfig:
             costmap=CostmapConfig(
                 resolution=self.resolution, length=self.length, width=self.width,
                 corridor_half_width=self.corridor_half_width, ego_width=self.ego_width,
+                corridor_edge_cost=self.corridor_edge_cost,
             ),
             speed=SpeedProfileConfig(
                 speed_limit=self.speed_limit, max_lat_accel=self.max_lat_accel,

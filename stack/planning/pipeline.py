@@ -57,6 +57,7 @@ from drivestack.planning.costmap import (
 from drivestack.planning.dstar_lite import DStarLite
 from drivestack.planning.dstar_lite_numba import DStarLiteNumba
 from drivestack.planning.hybrid_astar import Footprint, HybridAStarConfig, hybrid_astar
+from drivestack.planning.shortcut import shortcut_path
 from drivestack.planning.smoothing import SmoothingConfig, smooth_path
 from drivestack.planning.speed_profile import SpeedProfileConfig, build_trajectory, stop_trajectory
 
@@ -85,6 +86,7 @@ class PlannerConfig:
     speed: SpeedProfileConfig = field(default_factory=SpeedProfileConfig)
     goal_ahead: float = 50.0  # [m] along the route from the ego
     cost_weight: float = 2.0  # weight of cell cost in the grid search
+    shortcut: bool = True  # straighten the grid path where that costs no more (shortcut.py)
     time_budget: float | None = 0.06  # [s] for the search; None: unlimited
     reanchor_margin: float = 15.0  # [m] (dstar_lite) re-anchor when the ego is this near an edge
 
@@ -244,6 +246,8 @@ def plan_step(
         return stop_trajectory(ego, status, detail, speed.max_decel), grid, state
 
     xy = cell_to_world(grid, result.path)  # (N, 2) cell centres; the first is the ego's cell
+    if config.shortcut:
+        xy = shortcut_path(xy, grid, config.cost_weight)  # any-angle: no 45-degree swerves
     smooth = smooth_path(xy, grid, config.smoothing)
     detail = result.detail
     if not smooth.valid:

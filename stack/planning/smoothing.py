@@ -71,7 +71,7 @@ def _solve(points: np.ndarray, fixed: np.ndarray, config: SmoothingConfig) -> np
     return solve_banded((1, 1), ab, rhs)
 
 
-def _bad_segments(grid: CostGrid, p: np.ndarray) -> np.ndarray:
+def bad_segments(grid: CostGrid, p: np.ndarray) -> np.ndarray:
     """(N-1,) bool: segment p_i -> p_{i+1} intersects (or touches) a lethal or off-grid cell.
 
     Exact: each segment is slab-tested against every cell of its bounding window.
@@ -133,11 +133,11 @@ def smooth_path(
     base = np.asarray(xy, dtype=np.float64)  # (M, 2)
     if len(base) < 3:
         poses, curv = _poses(base)
-        return SmoothResult(poses, curv, not _bad_segments(grid, base).any(), 0)
+        return SmoothResult(poses, curv, not bad_segments(grid, base).any(), 0)
     fixed = np.zeros(len(base), dtype=bool)
     for _ in range(config.max_rounds):
         out = _solve(base, fixed, config)
-        bad_seg = _bad_segments(grid, out)  # (M-1,)
+        bad_seg = bad_segments(grid, out)  # (M-1,)
         if not bad_seg.any():
             poses, curv = _poses(out)
             return SmoothResult(poses, curv, True, int(fixed.sum()))
@@ -151,4 +151,4 @@ def smooth_path(
         grow[:-1] |= bad[1:]
         fixed |= grow
     poses, curv = _poses(base)
-    return SmoothResult(poses, curv, not _bad_segments(grid, base).any(), int(fixed.sum()))
+    return SmoothResult(poses, curv, not bad_segments(grid, base).any(), int(fixed.sum()))

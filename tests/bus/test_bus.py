@@ -222,3 +222,23 @@ def test_realtime_executor_ticks_at_rate_and_counts_deadline_misses():
     assert nodes["sleepy"].deadline_misses == nodes["sleepy"].ticks >= 1
     assert stats["/cmd"].drops + stats["/sleepy/out"].count == 10
     assert stats["/cmd"].latency_p99_ms > 0
+
+
+class SpanSource(Timer):
+    """A source that knows its time span (as a log replay does): 0.0 s .. 0.4 s."""
+
+    def time_span(self) -> tuple[int, int]:
+        return 0, (self.config.count - 1) * 100_000_000
+
+
+def test_deterministic_run_without_duration_ends_with_the_sources_span_despite_periodic_nodes():
+    # Regression: a periodic node (planner, controller, monitor) always has a next wake-up, so
+    # run(None) never ended once a launch had one; it must end at the sources' last stamp.
+    ex = DeterministicExecutor([
+        NodeSpec("src", SpanSource(TimerConfig(count=5)), outputs={"cmd": "/cmd"}),
+        NodeSpec("slow", Slow(), inputs={"cmd": "/cmd"}, rate_hz=20.0),
+    ])  # fmt: skip
+    summary = ex.run(None)
+    ticks = {n.name: n.ticks for n in summary.nodes}
+    assert ticks == {"src": 5, "slow": 9}  # 20 Hz over 0.0 .. 0.4 s inclusive
+    assert summary.end_ns == 400_000_000

@@ -29,6 +29,7 @@ from drivestack.msgs import (
     ObjectForecasts,
     PlanStatus,
     PointCloud,
+    ScenarioMetrics,
     TrackedObjects,
     Trajectory,
 )
@@ -64,6 +65,9 @@ def one_of_each(t: int, rng: np.random.Generator) -> list[tuple[str, object]]:
                              accelerations=f64(4), curvatures=f64(4), status=PlanStatus.BUDGET_EXHAUSTED, detail="x")),
         ("/behaviour", BehaviourCommand(stamp_ns=t, frame_id="ego", manoeuvre=Manoeuvre.YIELD, target_speed=3.0)),
         ("/control", ControlCommand(stamp_ns=t, frame_id="ego", steering_angle=-0.0, acceleration=0.1 + 0.2)),
+        ("/sim/metrics", ScenarioMetrics(stamp_ns=t, frame_id="world", collision_ids=np.array([4, 9]), at_fault_ids=np.array([9]),
+                                         clearance=0.0, min_clearance=0.0, progress=12.5, expert_progress=13.0 + 1e-12,
+                                         lateral_error=0.3, max_lateral_error=0.7, speed=-1.5, max_abs_accel=2.0, max_abs_jerk=9.0)),
     ]
 
 
