@@ -47,6 +47,7 @@ def register(commands: argparse._SubParsersAction, bench: argparse._SubParsersAc
     )
     m.add_argument("--seed", type=int, default=0)
     m.add_argument("--disp-weight", type=float, default=0.0, help="[1/m] displacement term of the loss")
+    m.add_argument("--ema", type=float, default=0.0, help="decay of the weight average that ships (0: off)")
     m.add_argument("--device", default="auto", help="cpu, cuda or auto (cuda when available)")
     m.add_argument("--report", type=Path, default=None, help="JSON report (default: next to --out)")
     m.set_defaults(func=_handler("train_motion"))
@@ -58,6 +59,7 @@ def register(commands: argparse._SubParsersAction, bench: argparse._SubParsersAc
     t.add_argument("--kitti-root", type=Path, default=_DATA, help="folder with label_02/, calib/, oxts/, splits/")
     t.add_argument("--detections", type=Path, default=_DATA / "detections" / "pointrcnn_val")
     t.add_argument("--out", type=Path, default=Path("out/tune_tracking.json"), help="JSON report of every trial")
+    t.add_argument("--classes", default="all", help="comma separated: car, pedestrian, cyclist (default: all)")
     t.set_defaults(func=_handler("tune_tracking"))
 
     b = bench.add_parser("tracking", help="tracker frames/s vs the AB3DMOT baseline (JSON)")

@@ -75,7 +75,7 @@ def train_motion(args: argparse.Namespace) -> int:
 
     model_cfg = TCNConfig()
     train_cfg = TrainConfig(
-        epochs=args.epochs, seed=args.seed, device=_device(args.device), disp_weight=args.disp_weight
+        epochs=args.epochs, seed=args.seed, device=_device(args.device), disp_weight=args.disp_weight, ema=args.ema
     )
     holdout = tuple(args.holdout.split(","))
     if not set(holdout) < set(KITTI_TRAIN_SEQUENCES):
@@ -100,6 +100,14 @@ def train_motion(args: argparse.Namespace) -> int:
         model_cfg.horizon,
         model_cfg.step_s,
     )
+    # The held-out training sequences with the same three predictors: what a choice between
+    # training settings may look at (val below is only reported).
+    holdout_metrics = compare(
+        holdout_w,
+        lambda w: fc(w.xy, w.yaw, w.size, w.groups, w.valid, w.ego_xy)[0],
+        model_cfg.horizon,
+        model_cfg.step_s,
+    )
     data = {
         "train_sequences": list(fit),
         "holdout_sequences": list(holdout),
@@ -108,13 +116,14 @@ def train_motion(args: argparse.Namespace) -> int:
         "holdout_windows": len(holdout_w),
         "val_windows": len(val_w),
     }
-    save_checkpoint(args.out, model, run_meta(model_cfg, train_cfg, history, {"data": data, "val": metrics}))
+    extra = {"data": data, "holdout": holdout_metrics, "val": metrics}
+    save_checkpoint(args.out, model, run_meta(model_cfg, train_cfg, history, extra))
     curve = args.out.with_suffix(".png")
     plot_curve(history, curve)
-    report = {"checkpoint": str(args.out), "curve": str(curve), **data, "history": history, "val": metrics}
+    report = {"checkpoint": str(args.out), "curve": str(curve), **data, "history": history, **extra}
     report_path = args.report or args.out.with_suffix(".json")
     report_path.write_text(json.dumps(report, indent=1))
-    print(json.dumps({"checkpoint": str(args.out), "val_2s": {k: v["all"] for k, v in metrics.items()}}))
+    print(json.dumps({"checkpoint": str(args.out), "holdout_vehicle": {k: v["vehicle"] for k, v in holdout_metrics.items()}}))
     return 0
 
 
@@ -124,7 +133,7 @@ def tune_tracking(args: argparse.Namespace) -> int:
     from drivestack.datasets.kitti.tracking import read_seqmap
     from drivestack.tracking.kitti_run import load_sequence
     from drivestack.tracking.motion_data import KITTI_TRAIN_SEQUENCES, KITTI_VAL_SEQUENCES
-    from drivestack.tracking.tune import split_sequences, tune
+    from drivestack.tracking.tune import EVAL_NAMES, split_sequences, tune
 
     names = set(split_sequences(args.split, KITTI_TRAIN_SEQUENCES, KITTI_VAL_SEQUENCES))
     full = args.kitti_root / "splits" / "evaluate_tracking.seqmap.training"
@@ -140,7 +149,9 @@ def tune_tracking(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="drive-tune-") as tmp, threadpool_limits(1):
         seqmap = Path(tmp) / f"seqmap.{args.split}"
         seqmap.write_text("".join(f"{e.sequence} empty {e.first_frame:06d} {e.num_frames:06d}\n" for e in entries))
-        report = tune(seqs, args.kitti_root / "label_02", seqmap)
+        ids = {name: c for c, name in EVAL_NAMES.items()}
+        classes = None if args.classes == "all" else tuple(ids[c] for c in args.classes.split(","))
+        report = tune(seqs, args.kitti_root / "label_02", seqmap, classes=classes)
     torch.set_num_threads(threads)
     report = {"split": args.split, "sequences": sorted(names), **report}
     args.out.parent.mkdir(parents=True, exist_ok=True)

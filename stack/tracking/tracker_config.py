@@ -26,6 +26,14 @@ class ClassParams:
         max_age: [frames] without a detection before a track is deleted.
         birth_score: lowest detection score that starts a track (raw detector score).
         noise: Kalman noise of the class.
+        reid_gate: [sigma] gate of the second association stage (0: no second stage). Tracks
+            and detections of the class left unmatched by the first stage are matched
+            (Hungarian) on the BEV Mahalanobis distance under the track's innovation
+            covariance, which grows with every frame a track coasts: a velocity- and
+            time-aware gate that re-identifies a track whose prediction drifted out of the
+            first-stage gate, instead of starting a new identity.
+        reid_age: [frames] a track missed for ``max_age`` frames is kept this many frames
+            longer, unreported and outside the first stage, for the second stage only.
     """
 
     metric: str = "giou"
@@ -36,6 +44,8 @@ class ClassParams:
     max_age: int = 2  # [frames]
     birth_score: float = -1e9
     noise: kalman.NoiseConfig = field(default_factory=kalman.NoiseConfig)
+    reid_gate: float = 0.0  # [sigma]
+    reid_age: int = 0  # [frames]
 
 
 def _default_classes() -> tuple[tuple[int, ClassParams], ...]:
@@ -101,6 +111,11 @@ class TrackerConfig:
         for c, p in self.classes:
             if p.metric not in association.METRICS or p.matcher not in association.MATCHERS:
                 raise ValueError(f"TrackerConfig.classes[{ObjectClass(c).name}]: bad metric/matcher {p}")
+            if p.reid_gate < 0 or p.reid_age < 0 or (p.reid_age > 0 and p.reid_gate <= 0):
+                raise ValueError(
+                    f"TrackerConfig.classes[{ObjectClass(c).name}]: reid_gate/reid_age must be >= 0 "
+                    f"and reid_age needs reid_gate > 0, got {p.reid_gate}/{p.reid_age}"
+                )
             if p.model not in ("cv", "ctrv"):
                 raise ValueError(f"TrackerConfig.classes[{ObjectClass(c).name}]: bad model {p.model!r}")
         # Per-class parameters as arrays indexed by class slot, built once (the step is hot).
@@ -114,6 +129,8 @@ class _Tables:
     slot_of_class: np.ndarray  # (max class id + 2,) int64, -1 for untracked classes
     min_hits: np.ndarray  # (S,)
     max_age: np.ndarray  # (S,)
+    keep_age: np.ndarray  # (S,) max_age + reid_age: frames missed before deletion
+    reid_gate: np.ndarray  # (S + 1,) second-stage gate [sigma]; 0 = none (extra entry: slot -1)
     birth_score: np.ndarray  # (S + 1,) the extra entry (slot -1) is +inf
     gate: np.ndarray  # (S,)
     giou: np.ndarray  # (S,) bool: metric is GIoU
@@ -151,6 +168,8 @@ class _Tables:
             slot_of_class=lookup,
             min_hits=np.array([p.min_hits for p in params]),
             max_age=np.array([p.max_age for p in params]),
+            keep_age=np.array([p.max_age + p.reid_age for p in params]),
+            reid_gate=np.array([p.reid_gate for p in params] + [0.0], float),
             birth_score=np.array([p.birth_score for p in params] + [np.inf]),
             gate=np.array([p.gate for p in params], float),
             giou=np.array([p.metric == "giou" for p in params]),
