@@ -48,6 +48,7 @@ def register(commands: argparse._SubParsersAction, bench: argparse._SubParsersAc
     m.add_argument("--seed", type=int, default=0)
     m.add_argument("--disp-weight", type=float, default=0.0, help="[1/m] displacement term of the loss")
     m.add_argument("--ema", type=float, default=0.0, help="decay of the weight average that ships (0: off)")
+    m.add_argument("--pos-noise", type=float, default=0.05, help="[m] 1-sigma jitter of history positions")
     m.add_argument("--device", default="auto", help="cpu, cuda or auto (cuda when available)")
     m.add_argument("--report", type=Path, default=None, help="JSON report (default: next to --out)")
     m.set_defaults(func=_handler("train_motion"))

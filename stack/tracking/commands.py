@@ -75,7 +75,8 @@ def train_motion(args: argparse.Namespace) -> int:
 
     model_cfg = TCNConfig()
     train_cfg = TrainConfig(
-        epochs=args.epochs, seed=args.seed, device=_device(args.device), disp_weight=args.disp_weight, ema=args.ema
+        epochs=args.epochs, seed=args.seed, device=_device(args.device), disp_weight=args.disp_weight, ema=args.ema,
+        pos_noise=args.pos_noise,
     )
     holdout = tuple(args.holdout.split(","))
     if not set(holdout) < set(KITTI_TRAIN_SEQUENCES):

@@ -52,7 +52,9 @@ def _default_classes() -> tuple[tuple[int, ClassParams], ...]:
     # Matchers, ages and metrics follow AB3DMOT's PointRCNN/KITTI choices, except that cars and
     # cyclists use a centre-distance gate (4x fewer GIoU evaluations per frame). The gates and
     # the process noise ``accel`` come from `drive tune tracking --split train` (grid search on
-    # the ten KITTI training sequences only; see tune.py and the README), never from val.
+    # the ten KITTI training sequences only; see tune.py and the README), never from val. The
+    # second association stage (reid_gate/reid_age) is off: the train-chosen pedestrian setting
+    # (2 sigma, 10 frames) did not pass the val acceptance check (README, "re-identification").
     return (
         (
             int(ObjectClass.CAR),
