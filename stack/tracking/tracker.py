@@ -186,15 +186,15 @@ def step(
     # 2. Associate (all classes in one cost matrix; other-class pairs are never allowed).
     # Dormant tracks (missed max_age frames or more, kept for re-identification) only take
     # part in the second stage.
-    active = np.flatnonzero(state.misses < tb.max_age[state.slots])
-    if len(active) == len(state):
+    active = np.flatnonzero(state.misses < tb.max_age[state.slots]) if tb.any_dormant else None
+    if active is None or len(active) == len(state):
         mt, md = _associate(state.slots, assoc_boxes, cov, det_slots, boxes, tb, config.giou_reach)
     else:
         mt, md = _associate(
             state.slots[active], assoc_boxes[active], cov[active], det_slots, boxes, tb, config.giou_reach
         )
         mt = active[mt]
-    if tb.reid_gate.any():
+    if tb.any_reid:
         mt2, md2 = _reidentify(state.slots, mean, cov, mt, det_slots, boxes, md, tb)
         mt, md = np.concatenate([mt, mt2]), np.concatenate([md, md2])
 

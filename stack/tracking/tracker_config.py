@@ -133,6 +133,8 @@ class _Tables:
     max_age: np.ndarray  # (S,)
     keep_age: np.ndarray  # (S,) max_age + reid_age: frames missed before deletion
     reid_gate: np.ndarray  # (S + 1,) second-stage gate [sigma]; 0 = none (extra entry: slot -1)
+    any_reid: bool  # some class has a second stage
+    any_dormant: bool  # some class keeps dormant tracks (reid_age > 0)
     birth_score: np.ndarray  # (S + 1,) the extra entry (slot -1) is +inf
     gate: np.ndarray  # (S,)
     giou: np.ndarray  # (S,) bool: metric is GIoU
@@ -172,6 +174,8 @@ class _Tables:
             max_age=np.array([p.max_age for p in params]),
             keep_age=np.array([p.max_age + p.reid_age for p in params]),
             reid_gate=np.array([p.reid_gate for p in params] + [0.0], float),
+            any_reid=any(p.reid_gate > 0 for p in params),
+            any_dormant=any(p.reid_age > 0 for p in params),
             birth_score=np.array([p.birth_score for p in params] + [np.inf]),
             gate=np.array([p.gate for p in params], float),
             giou=np.array([p.metric == "giou" for p in params]),
