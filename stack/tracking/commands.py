@@ -31,7 +31,9 @@ from drivestack.tracking.registry import TRACKERS
 from drivestack.tracking.tracker import TrackerConfig
 
 _HERE = Path(__file__).resolve()
-_DATA = _HERE.parents[2].parent / "shared" / "data" / "kitti_tracking"  # ../shared/data beside the repo
+_DATA = (
+    _HERE.parents[2].parent / "shared" / "data" / "kitti_tracking"
+)  # ../shared/data beside the repo
 
 
 def _device(name: str) -> str:
@@ -46,7 +48,11 @@ def _root(args: argparse.Namespace) -> Path:
 
 
 def _forecaster(args: argparse.Namespace, mode: str) -> MotionForecaster | None:
-    return None if mode == "off" else MotionForecaster.from_checkpoint(args.checkpoint, _device(args.device))
+    return (
+        None
+        if mode == "off"
+        else MotionForecaster.from_checkpoint(args.checkpoint, _device(args.device))
+    )
 
 
 def track(args: argparse.Namespace) -> int:
@@ -75,12 +81,18 @@ def train_motion(args: argparse.Namespace) -> int:
 
     model_cfg = TCNConfig()
     train_cfg = TrainConfig(
-        epochs=args.epochs, seed=args.seed, device=_device(args.device), disp_weight=args.disp_weight, ema=args.ema,
+        epochs=args.epochs,
+        seed=args.seed,
+        device=_device(args.device),
+        disp_weight=args.disp_weight,
+        ema=args.ema,
         pos_noise=args.pos_noise,
     )
     holdout = tuple(args.holdout.split(","))
     if not set(holdout) < set(KITTI_TRAIN_SEQUENCES):
-        raise ValueError(f"--holdout {args.holdout}: must be some (not all) of the training sequences {KITTI_TRAIN_SEQUENCES}")
+        raise ValueError(
+            f"--holdout {args.holdout}: must be some (not all) of the training sequences {KITTI_TRAIN_SEQUENCES}"
+        )
     fit = tuple(s for s in KITTI_TRAIN_SEQUENCES if s not in holdout)
     print("reading KITTI tracking ground truth ...", file=sys.stderr)
     fit_tracks = kitti_tracks(args.kitti_root, fit)
@@ -92,7 +104,10 @@ def train_motion(args: argparse.Namespace) -> int:
     train_w = make_windows(fit_tracks, h, t, min_history=1)
     holdout_w = make_windows(holdout_tracks, h, t, min_history=h)
     val_w = make_windows(val_tracks, h, t, min_history=h)
-    print(f"{len(train_w)} training, {len(holdout_w)} held-out, {len(val_w)} validation windows", file=sys.stderr)
+    print(
+        f"{len(train_w)} training, {len(holdout_w)} held-out, {len(val_w)} validation windows",
+        file=sys.stderr,
+    )
     model, history = train(train_w, holdout_w, val_w, model_cfg, train_cfg)
     fc = MotionForecaster(model, _device(args.device))
     metrics = compare(
@@ -124,7 +139,14 @@ def train_motion(args: argparse.Namespace) -> int:
     report = {"checkpoint": str(args.out), "curve": str(curve), **data, "history": history, **extra}
     report_path = args.report or args.out.with_suffix(".json")
     report_path.write_text(json.dumps(report, indent=1))
-    print(json.dumps({"checkpoint": str(args.out), "holdout_vehicle": {k: v["vehicle"] for k, v in holdout_metrics.items()}}))
+    print(
+        json.dumps(
+            {
+                "checkpoint": str(args.out),
+                "holdout_vehicle": {k: v["vehicle"] for k, v in holdout_metrics.items()},
+            }
+        )
+    )
     return 0
 
 
@@ -140,7 +162,9 @@ def tune_tracking(args: argparse.Namespace) -> int:
     full = args.kitti_root / "splits" / "evaluate_tracking.seqmap.training"
     entries = [e for e in read_seqmap(full) if e.sequence in names]
     if len(entries) != len(names):
-        raise FileNotFoundError(f"{full}: lacks sequences {sorted(names - {e.sequence for e in entries})}")
+        raise FileNotFoundError(
+            f"{full}: lacks sequences {sorted(names - {e.sequence for e in entries})}"
+        )
     seqs = [
         load_sequence(args.kitti_root, e.sequence, args.detections)
         for e in tqdm(entries, desc="load sequences", file=sys.stderr, unit="seq")
@@ -149,7 +173,9 @@ def tune_tracking(args: argparse.Namespace) -> int:
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory(prefix="drive-tune-") as tmp, threadpool_limits(1):
         seqmap = Path(tmp) / f"seqmap.{args.split}"
-        seqmap.write_text("".join(f"{e.sequence} empty {e.first_frame:06d} {e.num_frames:06d}\n" for e in entries))
+        seqmap.write_text(
+            "".join(f"{e.sequence} empty {e.first_frame:06d} {e.num_frames:06d}\n" for e in entries)
+        )
         ids = {name: c for c, name in EVAL_NAMES.items()}
         classes = None if args.classes == "all" else tuple(ids[c] for c in args.classes.split(","))
         report = tune(seqs, args.kitti_root / "label_02", seqmap, classes=classes)
@@ -157,11 +183,22 @@ def tune_tracking(args: argparse.Namespace) -> int:
     report = {"split": args.split, "sequences": sorted(names), **report}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1))
-    print(json.dumps({"split": args.split, "out": str(args.out), **{
-        name: {"best": c["best"], "objective": c["best_scores"]["objective"],
-               "default_objective": c["default_scores"]["objective"]}
-        for name, c in report["classes"].items()
-    }}))
+    print(
+        json.dumps(
+            {
+                "split": args.split,
+                "out": str(args.out),
+                **{
+                    name: {
+                        "best": c["best"],
+                        "objective": c["best_scores"]["objective"],
+                        "default_objective": c["default_scores"]["objective"],
+                    }
+                    for name, c in report["classes"].items()
+                },
+            }
+        )
+    )
     return 0
 
 
@@ -177,7 +214,9 @@ def bench(args: argparse.Namespace) -> int:
         for _ in tqdm(range(args.repeats), desc=name, file=sys.stderr, unit="run"):
             t0 = time.perf_counter()
             for seq in seqs:
-                run_sequence(seq, TRACKERS["ab3dmot" if name == "ab3dmot_baseline" else "stack"](config, fc))
+                run_sequence(
+                    seq, TRACKERS["ab3dmot" if name == "ab3dmot_baseline" else "stack"](config, fc)
+                )
             best = min(best, time.perf_counter() - t0)
         return {"seconds": best, "frames_per_s": frames / best}
 
@@ -185,7 +224,10 @@ def bench(args: argparse.Namespace) -> int:
     # shared GIoU costs per frame. Its accuracy differs (more pedestrian ID switches).
     no_giou = replace(
         base,
-        classes=tuple((c, replace(p, metric="dist", gate=1.0) if p.metric == "giou" else p) for c, p in base.classes),
+        classes=tuple(
+            (c, replace(p, metric="dist", gate=1.0) if p.metric == "giou" else p)
+            for c, p in base.classes
+        ),
     )
     # Tiny batched matrices: BLAS threads only add synchronisation; both trackers run with one,
     # and torch (TCN path, batch of one frame's tracks) with one thread on the CPU.
@@ -213,8 +255,16 @@ def bench(args: argparse.Namespace) -> int:
         "stack_kalman": kalman_path,
         "ab3dmot_baseline": baseline,
         "speedup_kalman_vs_baseline": kalman_path["frames_per_s"] / baseline["frames_per_s"],
-        "stack_kalman_no_giou": {**kalman_no_giou, "note": "pedestrian GIoU gate replaced by a 1 m centre gate"},
-        "stack_tcn": {**tcn_path, "tcn_mode": tcn_mode, "device": _device(args.device), "torch_threads": 1},
+        "stack_kalman_no_giou": {
+            **kalman_no_giou,
+            "note": "pedestrian GIoU gate replaced by a 1 m centre gate",
+        },
+        "stack_tcn": {
+            **tcn_path,
+            "tcn_mode": tcn_mode,
+            "device": _device(args.device),
+            "torch_threads": 1,
+        },
         "speedup_tcn_vs_baseline": tcn_path["frames_per_s"] / baseline["frames_per_s"],
         "tracker_config": asdict(base),
     }

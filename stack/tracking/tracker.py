@@ -47,7 +47,6 @@ Forecaster = Callable[
 ]
 
 
-
 @dataclass(frozen=True)
 class TrackState:
     """All tracks of a run. Arrays have one row per live track (N).
@@ -191,7 +190,13 @@ def step(
         mt, md = _associate(state.slots, assoc_boxes, cov, det_slots, boxes, tb, config.giou_reach)
     else:
         mt, md = _associate(
-            state.slots[active], assoc_boxes[active], cov[active], det_slots, boxes, tb, config.giou_reach
+            state.slots[active],
+            assoc_boxes[active],
+            cov[active],
+            det_slots,
+            boxes,
+            tb,
+            config.giou_reach,
         )
         mt = active[mt]
     if tb.any_reid:
@@ -367,7 +372,9 @@ def _reidentify(
         return np.empty(0, np.int64), np.empty(0, np.int64)
     innov = t_cov[rows, :2, :2] + tb.meas_cov[t_slots[rows], :2, :2]  # (K, 2, 2)
     cost = association.mahalanobis_xy(t_mean[rows, :2], innov, d_boxes[cols, :2])  # (K, L) [sigma]
-    ok = (t_slots[rows][:, None] == d_slots[cols][None, :]) & (cost <= tb.reid_gate[t_slots[rows]][:, None])
+    ok = (t_slots[rows][:, None] == d_slots[cols][None, :]) & (
+        cost <= tb.reid_gate[t_slots[rows]][:, None]
+    )
     pairs, _, _ = association.match(np.where(ok, cost, np.inf), np.inf, "hungarian")
     return rows[pairs[:, 0]], cols[pairs[:, 1]]
 

@@ -59,7 +59,11 @@ def _default_classes() -> tuple[tuple[int, ClassParams], ...]:
         (
             int(ObjectClass.CAR),
             ClassParams(
-                metric="dist", gate=2.0, matcher="hungarian", max_age=2, noise=kalman.NoiseConfig(accel=8.0)
+                metric="dist",
+                gate=2.0,
+                matcher="hungarian",
+                max_age=2,
+                noise=kalman.NoiseConfig(accel=8.0),
             ),
         ),
         (
@@ -76,7 +80,11 @@ def _default_classes() -> tuple[tuple[int, ClassParams], ...]:
         (
             int(ObjectClass.CYCLIST),
             ClassParams(
-                metric="dist", gate=1.5, matcher="hungarian", max_age=4, noise=kalman.NoiseConfig(accel=3.0)
+                metric="dist",
+                gate=1.5,
+                matcher="hungarian",
+                max_age=4,
+                noise=kalman.NoiseConfig(accel=3.0),
             ),
         ),
     )
@@ -109,17 +117,23 @@ class TrackerConfig:
         if len(set(ids)) != len(ids):
             raise ValueError(f"TrackerConfig.classes: duplicate class ids {ids}")
         if self.tcn_mode not in TCN_MODES:
-            raise ValueError(f"TrackerConfig.tcn_mode must be one of {TCN_MODES}, got {self.tcn_mode!r}")
+            raise ValueError(
+                f"TrackerConfig.tcn_mode must be one of {TCN_MODES}, got {self.tcn_mode!r}"
+            )
         for c, p in self.classes:
             if p.metric not in association.METRICS or p.matcher not in association.MATCHERS:
-                raise ValueError(f"TrackerConfig.classes[{ObjectClass(c).name}]: bad metric/matcher {p}")
+                raise ValueError(
+                    f"TrackerConfig.classes[{ObjectClass(c).name}]: bad metric/matcher {p}"
+                )
             if p.reid_gate < 0 or p.reid_age < 0 or (p.reid_age > 0 and p.reid_gate <= 0):
                 raise ValueError(
                     f"TrackerConfig.classes[{ObjectClass(c).name}]: reid_gate/reid_age must be >= 0 "
                     f"and reid_age needs reid_gate > 0, got {p.reid_gate}/{p.reid_age}"
                 )
             if p.model not in ("cv", "ctrv"):
-                raise ValueError(f"TrackerConfig.classes[{ObjectClass(c).name}]: bad model {p.model!r}")
+                raise ValueError(
+                    f"TrackerConfig.classes[{ObjectClass(c).name}]: bad model {p.model!r}"
+                )
         # Per-class parameters as arrays indexed by class slot, built once (the step is hot).
         object.__setattr__(self, "tables", _Tables.build(self))
 
@@ -154,7 +168,9 @@ class _Tables:
         key = float(dt)
         if key not in self.cv_cache:
             slots = np.arange(len(self.gate))
-            q = kalman.process_noise(key, self.noise(slots), "cv", np.zeros((len(slots), kalman.STATE_DIM)))
+            q = kalman.process_noise(
+                key, self.noise(slots), "cv", np.zeros((len(slots), kalman.STATE_DIM))
+            )
             self.cv_cache[key] = (kalman.cv_transition(key), q)
         return self.cv_cache[key]
 

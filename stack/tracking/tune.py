@@ -34,7 +34,11 @@ from drivestack.tracking.kitti_run import SequenceData, run_sequence, write_resu
 from drivestack.tracking.registry import TRACKERS
 from drivestack.tracking.tracker_config import ClassParams, TrackerConfig
 
-EVAL_NAMES = {int(ObjectClass.CAR): "car", int(ObjectClass.PEDESTRIAN): "pedestrian", int(ObjectClass.CYCLIST): "cyclist"}
+EVAL_NAMES = {
+    int(ObjectClass.CAR): "car",
+    int(ObjectClass.PEDESTRIAN): "pedestrian",
+    int(ObjectClass.CYCLIST): "cyclist",
+}
 THRESHOLDS = (0.25, 0.5)  # 3D IoU
 
 
@@ -60,7 +64,10 @@ def default_grids() -> dict[int, ClassGrid]:
     return {
         int(ObjectClass.CAR): ClassGrid(gates=(1.5, 2.0, 2.5, 3.0), accels=(3.0, 4.5, 6.0, 8.0)),
         int(ObjectClass.PEDESTRIAN): ClassGrid(
-            gates=(1.2, 1.4, 1.6), accels=(1.0, 1.5, 2.5), reid_gates=(0.0, 2.0, 3.0, 4.0), reid_ages=(0, 3, 6, 10)
+            gates=(1.2, 1.4, 1.6),
+            accels=(1.0, 1.5, 2.5),
+            reid_gates=(0.0, 2.0, 3.0, 4.0),
+            reid_ages=(0, 3, 6, 10),
         ),
         int(ObjectClass.CYCLIST): ClassGrid(gates=(1.5, 2.0, 3.0), accels=(3.0, 6.0)),
     }
@@ -110,7 +117,9 @@ def score_class(
         out[f"samota_{thr}"] = 100.0 * res.samota
         out[f"mota_{thr}"] = 100.0 * res.best.mota
         out[f"ids_{thr}"] = float(res.best.ids)
-    out["objective"] = float(np.mean([out[f"{m}_{t}"] for m in ("samota", "mota") for t in THRESHOLDS]))
+    out["objective"] = float(
+        np.mean([out[f"{m}_{t}"] for m in ("samota", "mota") for t in THRESHOLDS])
+    )
     return out
 
 
@@ -153,7 +162,10 @@ def tune(
                 config = with_class(base, class_id, cand)
                 scores = score_class(seqs, config, class_id, gt_dir, seqmap)
                 trials.append({**_plain(cand), **scores})
-            best = max(range(first, len(trials)), key=lambda i: (trials[i]["objective"], -_ids(trials[i]), -i))
+            best = max(
+                range(first, len(trials)),
+                key=lambda i: (trials[i]["objective"], -_ids(trials[i]), -i),
+            )
             best_params = cands[best - first]
         report["classes"][name] = {
             "best": _plain(best_params),
@@ -165,7 +177,12 @@ def tune(
 
 
 def _plain(p: ClassParams) -> dict[str, float]:
-    return {"gate": p.gate, "accel": p.noise.accel, "reid_gate": p.reid_gate, "reid_age": float(p.reid_age)}
+    return {
+        "gate": p.gate,
+        "accel": p.noise.accel,
+        "reid_gate": p.reid_gate,
+        "reid_age": float(p.reid_age),
+    }
 
 
 def _same(trial: dict[str, float], p: ClassParams) -> bool:
@@ -178,7 +195,9 @@ def _ids(trial: dict[str, float]) -> float:
 
 def with_class(config: TrackerConfig, class_id: int, params: ClassParams) -> TrackerConfig:
     """``config`` with the parameters of one class replaced."""
-    return replace(config, classes=tuple((c, params if c == class_id else p) for c, p in config.classes))
+    return replace(
+        config, classes=tuple((c, params if c == class_id else p) for c, p in config.classes)
+    )
 
 
 def split_sequences(split: str, train: Iterable[str], val: Iterable[str]) -> tuple[str, ...]:
