@@ -113,3 +113,10 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT)
     p.add_argument("--device", default="auto", help="cpu, cuda or auto (cuda when available)")
+    p.add_argument(
+        "--reid",
+        action="append",
+        default=[],
+        metavar="CLASS:GATE:AGE",
+        help="second association stage of a class, e.g. pedestrian:2.0:10 (repeatable; default off)",
+    )

@@ -55,11 +55,30 @@ def _forecaster(args: argparse.Namespace, mode: str) -> MotionForecaster | None:
     )
 
 
+def with_reid(config: TrackerConfig, specs: list[str]) -> TrackerConfig:
+    """``config`` with the second stage of classes set from ``--reid CLASS:GATE:AGE`` options."""
+    from drivestack.tracking.tune import EVAL_NAMES, with_class
+
+    ids = {name: c for c, name in EVAL_NAMES.items()}
+    for spec in specs:
+        parts = spec.split(":")
+        if len(parts) != 3 or parts[0] not in ids:
+            raise ValueError(
+                f"--reid {spec!r}: expected CLASS:GATE:AGE with CLASS in {sorted(ids)}"
+            )
+        cls = ids[parts[0]]
+        params = replace(
+            dict(config.classes)[cls], reid_gate=float(parts[1]), reid_age=int(parts[2])
+        )
+        config = with_class(config, cls, params)
+    return config
+
+
 def track(args: argparse.Namespace) -> int:
     from drivestack.tracking.kitti_run import load_split, run_sequence, write_results
 
     seqs = load_split(_root(args), args.seqmap, args.detections)
-    config = TrackerConfig(tcn_mode=args.tcn_mode)
+    config = with_reid(TrackerConfig(tcn_mode=args.tcn_mode), args.reid)
     fc = _forecaster(args, args.tcn_mode)
     for seq in tqdm(seqs, desc=f"track ({args.tracker})", file=sys.stderr, unit="seq"):
         results = run_sequence(seq, TRACKERS[args.tracker](config, fc))
@@ -207,7 +226,7 @@ def bench(args: argparse.Namespace) -> int:
 
     seqs = load_split(_root(args), args.seqmap, args.detections)
     frames = sum(len(s) for s in seqs)
-    base = TrackerConfig()
+    base = with_reid(TrackerConfig(), args.reid)
 
     def timed(name: str, config: TrackerConfig, fc: MotionForecaster | None) -> dict[str, Any]:
         best = np.inf

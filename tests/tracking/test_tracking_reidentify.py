@@ -75,3 +75,14 @@ def test_reid_settings_are_validated() -> None:
         _ped_config(0.0, 3)
     with pytest.raises(ValueError, match="reid"):
         _ped_config(-1.0, 0)
+
+
+def test_reid_command_option_sets_only_that_class() -> None:
+    from drivestack.tracking.commands import with_reid
+
+    base = TrackerConfig()
+    cfg = with_reid(base, ["pedestrian:2.0:10"])
+    for (c, p0), (_, p1) in zip(base.classes, cfg.classes, strict=True):
+        assert p1 == (replace(p0, reid_gate=2.0, reid_age=10) if c == PED else p0)
+    with pytest.raises(ValueError, match="--reid"):
+        with_reid(base, ["walker:2:3"])
