@@ -97,7 +97,9 @@ class AB3DMOT:
         self.frame_count += 1
         preds = np.array([trk.predict() for trk in self.trackers]).reshape(-1, 7)
         meas = box_to_meas(boxes.astype(np.float64))
-        cost = association.cost_matrix(meas_to_box(preds), boxes.astype(np.float64), self.params.metric)
+        cost = association.cost_matrix(
+            meas_to_box(preds), boxes.astype(np.float64), self.params.metric
+        )
         matches, _, free_dets = association.match(cost, self.params.gate, self.params.matcher)
         for t, d in matches.tolist():
             self.trackers[t].update(meas[d], float(scores[d]))
@@ -121,7 +123,8 @@ class MultiClassAB3DMOT:
     def __init__(self, params: dict[int, AB3DMOTParams] | None = None) -> None:
         self.params = dict(POINTRCNN_KITTI if params is None else params)
         self.trackers = {
-            c: AB3DMOT(p, first_id=1 + i * 1_000_000) for i, (c, p) in enumerate(self.params.items())
+            c: AB3DMOT(p, first_id=1 + i * 1_000_000)
+            for i, (c, p) in enumerate(self.params.items())
         }
 
     def update(

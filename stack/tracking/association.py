@@ -58,7 +58,11 @@ def mahalanobis_xy(tracks_xy: np.ndarray, innov_xy: np.ndarray, dets_xy: np.ndar
     a, b, c = innov_xy[:, 0, 0], innov_xy[:, 0, 1], innov_xy[:, 1, 1]  # (N,)
     det = a * c - b * b  # (N,) > 0 for a covariance
     # d^T S^-1 d with the closed-form 2 x 2 inverse.
-    q = (c[:, None] * d[..., 0] ** 2 - 2 * b[:, None] * d[..., 0] * d[..., 1] + a[:, None] * d[..., 1] ** 2)
+    q = (
+        c[:, None] * d[..., 0] ** 2
+        - 2 * b[:, None] * d[..., 0] * d[..., 1]
+        + a[:, None] * d[..., 1] ** 2
+    )
     return np.sqrt(np.maximum(q / det[:, None], 0.0))
 
 

@@ -31,7 +31,9 @@ from drivestack.tracking.registry import TRACKERS
 from drivestack.tracking.tracker import TrackerConfig
 
 _HERE = Path(__file__).resolve()
-_DATA = _HERE.parents[2].parent / "shared" / "data" / "kitti_tracking"  # ../shared/data beside the repo
+_DATA = (
+    _HERE.parents[2].parent / "shared" / "data" / "kitti_tracking"
+)  # ../shared/data beside the repo
 
 
 def _device(name: str) -> str:
@@ -46,14 +48,37 @@ def _root(args: argparse.Namespace) -> Path:
 
 
 def _forecaster(args: argparse.Namespace, mode: str) -> MotionForecaster | None:
-    return None if mode == "off" else MotionForecaster.from_checkpoint(args.checkpoint, _device(args.device))
+    return (
+        None
+        if mode == "off"
+        else MotionForecaster.from_checkpoint(args.checkpoint, _device(args.device))
+    )
+
+
+def with_reid(config: TrackerConfig, specs: list[str]) -> TrackerConfig:
+    """``config`` with the second stage of classes set from ``--reid CLASS:GATE:AGE`` options."""
+    from drivestack.tracking.tune import EVAL_NAMES, with_class
+
+    ids = {name: c for c, name in EVAL_NAMES.items()}
+    for spec in specs:
+        parts = spec.split(":")
+        if len(parts) != 3 or parts[0] not in ids:
+            raise ValueError(
+                f"--reid {spec!r}: expected CLASS:GATE:AGE with CLASS in {sorted(ids)}"
+            )
+        cls = ids[parts[0]]
+        params = replace(
+            dict(config.classes)[cls], reid_gate=float(parts[1]), reid_age=int(parts[2])
+        )
+        config = with_class(config, cls, params)
+    return config
 
 
 def track(args: argparse.Namespace) -> int:
     from drivestack.tracking.kitti_run import load_split, run_sequence, write_results
 
     seqs = load_split(_root(args), args.seqmap, args.detections)
-    config = TrackerConfig(tcn_mode=args.tcn_mode)
+    config = with_reid(TrackerConfig(tcn_mode=args.tcn_mode), args.reid)
     fc = _forecaster(args, args.tcn_mode)
     for seq in tqdm(seqs, desc=f"track ({args.tracker})", file=sys.stderr, unit="seq"):
         results = run_sequence(seq, TRACKERS[args.tracker](config, fc))
@@ -75,11 +100,18 @@ def train_motion(args: argparse.Namespace) -> int:
 
     model_cfg = TCNConfig()
     train_cfg = TrainConfig(
-        epochs=args.epochs, seed=args.seed, device=_device(args.device), disp_weight=args.disp_weight
+        epochs=args.epochs,
+        seed=args.seed,
+        device=_device(args.device),
+        disp_weight=args.disp_weight,
+        ema=args.ema,
+        pos_noise=args.pos_noise,
     )
     holdout = tuple(args.holdout.split(","))
     if not set(holdout) < set(KITTI_TRAIN_SEQUENCES):
-        raise ValueError(f"--holdout {args.holdout}: must be some (not all) of the training sequences {KITTI_TRAIN_SEQUENCES}")
+        raise ValueError(
+            f"--holdout {args.holdout}: must be some (not all) of the training sequences {KITTI_TRAIN_SEQUENCES}"
+        )
     fit = tuple(s for s in KITTI_TRAIN_SEQUENCES if s not in holdout)
     print("reading KITTI tracking ground truth ...", file=sys.stderr)
     fit_tracks = kitti_tracks(args.kitti_root, fit)
@@ -91,11 +123,22 @@ def train_motion(args: argparse.Namespace) -> int:
     train_w = make_windows(fit_tracks, h, t, min_history=1)
     holdout_w = make_windows(holdout_tracks, h, t, min_history=h)
     val_w = make_windows(val_tracks, h, t, min_history=h)
-    print(f"{len(train_w)} training, {len(holdout_w)} held-out, {len(val_w)} validation windows", file=sys.stderr)
+    print(
+        f"{len(train_w)} training, {len(holdout_w)} held-out, {len(val_w)} validation windows",
+        file=sys.stderr,
+    )
     model, history = train(train_w, holdout_w, val_w, model_cfg, train_cfg)
     fc = MotionForecaster(model, _device(args.device))
     metrics = compare(
         val_w,
+        lambda w: fc(w.xy, w.yaw, w.size, w.groups, w.valid, w.ego_xy)[0],
+        model_cfg.horizon,
+        model_cfg.step_s,
+    )
+    # The held-out training sequences with the same three predictors: what a choice between
+    # training settings may look at (val below is only reported).
+    holdout_metrics = compare(
+        holdout_w,
         lambda w: fc(w.xy, w.yaw, w.size, w.groups, w.valid, w.ego_xy)[0],
         model_cfg.horizon,
         model_cfg.step_s,
@@ -108,13 +151,21 @@ def train_motion(args: argparse.Namespace) -> int:
         "holdout_windows": len(holdout_w),
         "val_windows": len(val_w),
     }
-    save_checkpoint(args.out, model, run_meta(model_cfg, train_cfg, history, {"data": data, "val": metrics}))
+    extra = {"data": data, "holdout": holdout_metrics, "val": metrics}
+    save_checkpoint(args.out, model, run_meta(model_cfg, train_cfg, history, extra))
     curve = args.out.with_suffix(".png")
     plot_curve(history, curve)
-    report = {"checkpoint": str(args.out), "curve": str(curve), **data, "history": history, "val": metrics}
+    report = {"checkpoint": str(args.out), "curve": str(curve), **data, "history": history, **extra}
     report_path = args.report or args.out.with_suffix(".json")
     report_path.write_text(json.dumps(report, indent=1))
-    print(json.dumps({"checkpoint": str(args.out), "val_2s": {k: v["all"] for k, v in metrics.items()}}))
+    print(
+        json.dumps(
+            {
+                "checkpoint": str(args.out),
+                "holdout_vehicle": {k: v["vehicle"] for k, v in holdout_metrics.items()},
+            }
+        )
+    )
     return 0
 
 
@@ -124,13 +175,15 @@ def tune_tracking(args: argparse.Namespace) -> int:
     from drivestack.datasets.kitti.tracking import read_seqmap
     from drivestack.tracking.kitti_run import load_sequence
     from drivestack.tracking.motion_data import KITTI_TRAIN_SEQUENCES, KITTI_VAL_SEQUENCES
-    from drivestack.tracking.tune import split_sequences, tune
+    from drivestack.tracking.tune import EVAL_NAMES, split_sequences, tune
 
     names = set(split_sequences(args.split, KITTI_TRAIN_SEQUENCES, KITTI_VAL_SEQUENCES))
     full = args.kitti_root / "splits" / "evaluate_tracking.seqmap.training"
     entries = [e for e in read_seqmap(full) if e.sequence in names]
     if len(entries) != len(names):
-        raise FileNotFoundError(f"{full}: lacks sequences {sorted(names - {e.sequence for e in entries})}")
+        raise FileNotFoundError(
+            f"{full}: lacks sequences {sorted(names - {e.sequence for e in entries})}"
+        )
     seqs = [
         load_sequence(args.kitti_root, e.sequence, args.detections)
         for e in tqdm(entries, desc="load sequences", file=sys.stderr, unit="seq")
@@ -139,17 +192,32 @@ def tune_tracking(args: argparse.Namespace) -> int:
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory(prefix="drive-tune-") as tmp, threadpool_limits(1):
         seqmap = Path(tmp) / f"seqmap.{args.split}"
-        seqmap.write_text("".join(f"{e.sequence} empty {e.first_frame:06d} {e.num_frames:06d}\n" for e in entries))
-        report = tune(seqs, args.kitti_root / "label_02", seqmap)
+        seqmap.write_text(
+            "".join(f"{e.sequence} empty {e.first_frame:06d} {e.num_frames:06d}\n" for e in entries)
+        )
+        ids = {name: c for c, name in EVAL_NAMES.items()}
+        classes = None if args.classes == "all" else tuple(ids[c] for c in args.classes.split(","))
+        report = tune(seqs, args.kitti_root / "label_02", seqmap, classes=classes)
     torch.set_num_threads(threads)
     report = {"split": args.split, "sequences": sorted(names), **report}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1))
-    print(json.dumps({"split": args.split, "out": str(args.out), **{
-        name: {"best": c["best"], "objective": c["best_scores"]["objective"],
-               "default_objective": c["default_scores"]["objective"]}
-        for name, c in report["classes"].items()
-    }}))
+    print(
+        json.dumps(
+            {
+                "split": args.split,
+                "out": str(args.out),
+                **{
+                    name: {
+                        "best": c["best"],
+                        "objective": c["best_scores"]["objective"],
+                        "default_objective": c["default_scores"]["objective"],
+                    }
+                    for name, c in report["classes"].items()
+                },
+            }
+        )
+    )
     return 0
 
 
@@ -158,14 +226,16 @@ def bench(args: argparse.Namespace) -> int:
 
     seqs = load_split(_root(args), args.seqmap, args.detections)
     frames = sum(len(s) for s in seqs)
-    base = TrackerConfig()
+    base = with_reid(TrackerConfig(), args.reid)
 
     def timed(name: str, config: TrackerConfig, fc: MotionForecaster | None) -> dict[str, Any]:
         best = np.inf
         for _ in tqdm(range(args.repeats), desc=name, file=sys.stderr, unit="run"):
             t0 = time.perf_counter()
             for seq in seqs:
-                run_sequence(seq, TRACKERS["ab3dmot" if name == "ab3dmot_baseline" else "stack"](config, fc))
+                run_sequence(
+                    seq, TRACKERS["ab3dmot" if name == "ab3dmot_baseline" else "stack"](config, fc)
+                )
             best = min(best, time.perf_counter() - t0)
         return {"seconds": best, "frames_per_s": frames / best}
 
@@ -173,7 +243,10 @@ def bench(args: argparse.Namespace) -> int:
     # shared GIoU costs per frame. Its accuracy differs (more pedestrian ID switches).
     no_giou = replace(
         base,
-        classes=tuple((c, replace(p, metric="dist", gate=1.0) if p.metric == "giou" else p) for c, p in base.classes),
+        classes=tuple(
+            (c, replace(p, metric="dist", gate=1.0) if p.metric == "giou" else p)
+            for c, p in base.classes
+        ),
     )
     # Tiny batched matrices: BLAS threads only add synchronisation; both trackers run with one,
     # and torch (TCN path, batch of one frame's tracks) with one thread on the CPU.
@@ -201,8 +274,16 @@ def bench(args: argparse.Namespace) -> int:
         "stack_kalman": kalman_path,
         "ab3dmot_baseline": baseline,
         "speedup_kalman_vs_baseline": kalman_path["frames_per_s"] / baseline["frames_per_s"],
-        "stack_kalman_no_giou": {**kalman_no_giou, "note": "pedestrian GIoU gate replaced by a 1 m centre gate"},
-        "stack_tcn": {**tcn_path, "tcn_mode": tcn_mode, "device": _device(args.device), "torch_threads": 1},
+        "stack_kalman_no_giou": {
+            **kalman_no_giou,
+            "note": "pedestrian GIoU gate replaced by a 1 m centre gate",
+        },
+        "stack_tcn": {
+            **tcn_path,
+            "tcn_mode": tcn_mode,
+            "device": _device(args.device),
+            "torch_threads": 1,
+        },
         "speedup_tcn_vs_baseline": tcn_path["frames_per_s"] / baseline["frames_per_s"],
         "tracker_config": asdict(base),
     }

@@ -23,7 +23,11 @@ from drivestack.tracking.motion_features import CYCLIST, PEDESTRIAN, VEHICLE
 from drivestack.tracking.tracker import TrackerConfig
 
 GROUP_NAMES = {VEHICLE: "vehicle", PEDESTRIAN: "pedestrian", CYCLIST: "cyclist"}
-_GROUP_CLASS = {VEHICLE: ObjectClass.CAR, PEDESTRIAN: ObjectClass.PEDESTRIAN, CYCLIST: ObjectClass.CYCLIST}
+_GROUP_CLASS = {
+    VEHICLE: ObjectClass.CAR,
+    PEDESTRIAN: ObjectClass.PEDESTRIAN,
+    CYCLIST: ObjectClass.CYCLIST,
+}
 
 
 def constant_velocity(w: Windows, horizon: int, step_s: float) -> np.ndarray:
@@ -34,7 +38,9 @@ def constant_velocity(w: Windows, horizon: int, step_s: float) -> np.ndarray:
     return w.xy[:, -1][:, None] + v[:, None] * k[None, :, None]
 
 
-def kalman_forecast(w: Windows, horizon: int, step_s: float, config: TrackerConfig | None = None) -> np.ndarray:
+def kalman_forecast(
+    w: Windows, horizon: int, step_s: float, config: TrackerConfig | None = None
+) -> np.ndarray:
     """(B, T, 2) [m] positions from the tracker's CV Kalman filter run over each history."""
     config = config or TrackerConfig()
     noise_by_class = dict(config.classes)

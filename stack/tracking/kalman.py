@@ -77,7 +77,9 @@ def wrap_angle(a: np.ndarray) -> np.ndarray:
 def measurement_noise(noise: NoiseConfig) -> np.ndarray:
     """The measurement covariance R of a box detection: (7, 7), or (N, 7, 7) for per-track noise."""
     pos, yaw, size = np.broadcast_arrays(
-        np.asarray(noise.meas_pos, float), np.asarray(noise.meas_yaw, float), np.asarray(noise.meas_size, float)
+        np.asarray(noise.meas_pos, float),
+        np.asarray(noise.meas_yaw, float),
+        np.asarray(noise.meas_size, float),
     )
     sig = np.stack([pos, pos, pos, yaw, size, size, size], axis=-1)  # (..., 7)
     return sig[..., :, None] ** 2 * np.eye(MEAS_DIM)
@@ -235,7 +237,9 @@ def _process_noise(t: np.ndarray, noise: NoiseConfig, model: str, mean: np.ndarr
     return q
 
 
-def _wna(q: np.ndarray, p: int, v: int, t2: np.ndarray, t3: np.ndarray, t4: np.ndarray, var: float) -> None:
+def _wna(
+    q: np.ndarray, p: int, v: int, t2: np.ndarray, t3: np.ndarray, t4: np.ndarray, var: float
+) -> None:
     q[:, p, p] += 0.25 * t4 * var
     q[:, p, v] += 0.5 * t3 * var
     q[:, v, p] += 0.5 * t3 * var

@@ -38,7 +38,11 @@ from drivestack.tracking.motion_data import to_world
 # [px] KITTI tracking images are 1224..1242 x 370..376; the result 2D boxes are clipped to the
 # largest so that no box is cut short (the 3D metrics do not read the 2D box otherwise).
 IMAGE_SIZE = (1242, 375)
-KITTI_NAMES = {ObjectClass.CAR: "Car", ObjectClass.PEDESTRIAN: "Pedestrian", ObjectClass.CYCLIST: "Cyclist"}
+KITTI_NAMES = {
+    ObjectClass.CAR: "Car",
+    ObjectClass.PEDESTRIAN: "Pedestrian",
+    ObjectClass.CYCLIST: "Cyclist",
+}
 
 
 @dataclass(frozen=True)
@@ -100,9 +104,13 @@ def load_sequence(kitti_root: Path, sequence: str, detections: Path) -> Sequence
         The preloaded sequence (boxes in the world frame).
     """
     check_frame_order(detections, sequence)
-    log = KittiTrackingLog(kitti_root, sequence, KittiTrackingConfig(detections=str(detections.resolve())))
+    log = KittiTrackingLog(
+        kitti_root, sequence, KittiTrackingConfig(detections=str(detections.resolve()))
+    )
     if "ego" not in log.streams():
-        raise FileNotFoundError(f"{kitti_root}/oxts/{sequence}.txt: ego poses are needed for tracking")
+        raise FileNotFoundError(
+            f"{kitti_root}/oxts/{sequence}.txt: ego poses are needed for tracking"
+        )
     poses, boxes, scores, classes = [], [], [], []
     for frame in log:
         ego = frame.load("ego")
@@ -142,7 +150,8 @@ FrameTracker = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], FrameR
 def run_sequence(seq: SequenceData, tracker: FrameTracker) -> list[FrameResult]:
     """Feeds every frame of ``seq`` to ``tracker`` in order; returns its reports per frame."""
     return [
-        tracker(seq.boxes[f], seq.scores[f], seq.class_ids[f], seq.poses[f]) for f in range(len(seq))
+        tracker(seq.boxes[f], seq.scores[f], seq.class_ids[f], seq.poses[f])
+        for f in range(len(seq))
     ]
 
 

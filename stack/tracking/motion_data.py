@@ -69,7 +69,9 @@ def tracks_from_annotations(
         last = index
         world = to_world(np.asarray(ann.boxes, np.float64), np.asarray(ego.pose))
         ego_xy = np.asarray(ego.pose[:2, 3], np.float64)
-        for tid, box, cls in zip(ann.track_ids.tolist(), world, ann.class_ids.tolist(), strict=True):
+        for tid, box, cls in zip(
+            ann.track_ids.tolist(), world, ann.class_ids.tolist(), strict=True
+        ):
             if cls in MOTION_GROUP:
                 rows.setdefault(tid, []).append((index, box, cls, ego_xy))
     tracks = []
@@ -171,8 +173,31 @@ def make_windows(
 
 
 # AB3DMOT's split of the 21 KITTI tracking training sequences (shared data: splits/).
-KITTI_TRAIN_SEQUENCES = ("0000", "0002", "0003", "0004", "0005", "0007", "0009", "0011", "0017", "0020")
-KITTI_VAL_SEQUENCES = ("0001", "0006", "0008", "0010", "0012", "0013", "0014", "0015", "0016", "0018", "0019")
+KITTI_TRAIN_SEQUENCES = (
+    "0000",
+    "0002",
+    "0003",
+    "0004",
+    "0005",
+    "0007",
+    "0009",
+    "0011",
+    "0017",
+    "0020",
+)
+KITTI_VAL_SEQUENCES = (
+    "0001",
+    "0006",
+    "0008",
+    "0010",
+    "0012",
+    "0013",
+    "0014",
+    "0015",
+    "0016",
+    "0018",
+    "0019",
+)
 
 
 def kitti_tracks(kitti_root: Path, sequences: tuple[str, ...]) -> list[Track]:
@@ -192,7 +217,9 @@ def kitti_tracks(kitti_root: Path, sequences: tuple[str, ...]) -> list[Track]:
         log = KittiTrackingLog(kitti_root, seq)
         missing = {"annotations", "ego"} - set(log.streams())
         if missing:
-            raise FileNotFoundError(f"{kitti_root}: sequence {seq} lacks {sorted(missing)} (label_02/, oxts/)")
+            raise FileNotFoundError(
+                f"{kitti_root}: sequence {seq} lacks {sorted(missing)} (label_02/, oxts/)"
+            )
         frames = ((f.index, f.load("annotations"), f.load("ego")) for f in log)
         tracks.extend(tracks_from_annotations(log.name, frames))
     return tracks

@@ -90,7 +90,9 @@ def history_features(
     return feats, origin, heading
 
 
-def _fill_invalid(xy: np.ndarray, yaw: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _fill_invalid(
+    xy: np.ndarray, yaw: np.ndarray, valid: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Replaces unobserved steps with the nearest later observed step (a standing object)."""
     xy = xy.copy()
     yaw = yaw.copy()
@@ -129,5 +131,7 @@ def to_world(
     var = np.exp(2.0 * np.minimum(log_std, 6.0))  # (B, T, 2)
     c2 = (np.cos(heading) ** 2)[:, None]
     s2 = (np.sin(heading) ** 2)[:, None]
-    std = np.sqrt(np.stack([c2 * var[..., 0] + s2 * var[..., 1], s2 * var[..., 0] + c2 * var[..., 1]], -1))
+    std = np.sqrt(
+        np.stack([c2 * var[..., 0] + s2 * var[..., 1], s2 * var[..., 0] + c2 * var[..., 1]], -1)
+    )
     return pos, std

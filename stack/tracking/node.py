@@ -58,7 +58,9 @@ class TrackerNodeConfig:
 
     def __post_init__(self) -> None:
         if self.tcn_mode not in TCN_MODES:
-            raise ValueError(f"TrackerNodeConfig.tcn_mode must be one of {TCN_MODES}, got {self.tcn_mode!r}")
+            raise ValueError(
+                f"TrackerNodeConfig.tcn_mode must be one of {TCN_MODES}, got {self.tcn_mode!r}"
+            )
 
 
 @NODES.register("tracker")
@@ -90,13 +92,23 @@ class TrackerNode(Node):
         ego = inputs.last("ego")
         for det in inputs["detections"]:
             if ego is None:
-                raise RuntimeError(f"{self.name}: detections at {det.stamp_ns} ns before any EgoState")
+                raise RuntimeError(
+                    f"{self.name}: detections at {det.stamp_ns} ns before any EgoState"
+                )
             assert isinstance(det, Detections3D) and isinstance(ego, EgoState)
             if det.frame_id != "ego":
-                raise ValueError(f"{self.name}: detections must be in frame 'ego', got {det.frame_id!r}")
-            dt = self.config.default_dt if self.last_stamp is None else (det.stamp_ns - self.last_stamp) / NS_PER_S
+                raise ValueError(
+                    f"{self.name}: detections must be in frame 'ego', got {det.frame_id!r}"
+                )
+            dt = (
+                self.config.default_dt
+                if self.last_stamp is None
+                else (det.stamp_ns - self.last_stamp) / NS_PER_S
+            )
             if dt <= 0:
-                raise ValueError(f"{self.name}: detection stamps must increase ({det.stamp_ns} after {self.last_stamp})")
+                raise ValueError(
+                    f"{self.name}: detection stamps must increase ({det.stamp_ns} after {self.last_stamp})"
+                )
             self.last_stamp = det.stamp_ns
             pose = np.asarray(ego.pose, np.float64)
             boxes = to_world(np.asarray(det.boxes, np.float64), pose)

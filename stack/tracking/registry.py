@@ -19,13 +19,19 @@ from drivestack.tracking.tracker import TrackerConfig, empty_state, step
 KITTI_DT = 0.1  # [s] KITTI tracking frame period
 
 
-def stack_tracker(config: TrackerConfig, forecaster: MotionForecaster | None = None) -> FrameTracker:
+def stack_tracker(
+    config: TrackerConfig, forecaster: MotionForecaster | None = None
+) -> FrameTracker:
     """The stack tracker as a per-frame callable (state kept in the closure)."""
     state = empty_state(config)
 
-    def run(boxes: np.ndarray, scores: np.ndarray, class_ids: np.ndarray, pose: np.ndarray) -> FrameResult:
+    def run(
+        boxes: np.ndarray, scores: np.ndarray, class_ids: np.ndarray, pose: np.ndarray
+    ) -> FrameResult:
         nonlocal state
-        state, out = step(state, boxes, scores, class_ids, config, KITTI_DT, pose[:2, 3], forecaster)
+        state, out = step(
+            state, boxes, scores, class_ids, config, KITTI_DT, pose[:2, 3], forecaster
+        )
         return FrameResult(out.ids, out.class_ids, out.boxes, out.scores)
 
     return run
@@ -35,7 +41,9 @@ def ab3dmot_tracker() -> FrameTracker:
     """The textbook AB3DMOT baseline as a per-frame callable."""
     trk = MultiClassAB3DMOT()
 
-    def run(boxes: np.ndarray, scores: np.ndarray, class_ids: np.ndarray, pose: np.ndarray) -> FrameResult:
+    def run(
+        boxes: np.ndarray, scores: np.ndarray, class_ids: np.ndarray, pose: np.ndarray
+    ) -> FrameResult:
         ids, cls, out_boxes, out_scores = trk.update(boxes, scores, class_ids)
         return FrameResult(ids, cls, out_boxes, out_scores)
 

@@ -138,7 +138,9 @@ class MotionTCN(nn.Module):
         mean = out[..., :2]
         if self.config.ls_base:
             mean = mean + self.ls_forecast(history)
-        log_std = self.config.min_log_std + nn.functional.softplus(out[..., 2:] - self.config.min_log_std)
+        log_std = self.config.min_log_std + nn.functional.softplus(
+            out[..., 2:] - self.config.min_log_std
+        )
         return mean, log_std
 
     def ls_forecast(self, history: torch.Tensor) -> torch.Tensor:

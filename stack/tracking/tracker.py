@@ -8,8 +8,12 @@ Per frame, in the world frame (ego motion already removed by the caller):
    (``"predict"``).
 2. **Associate** tracks and detections of the same class: cost ``1 - GIoU_3D`` or centre
    distance, class gate, Hungarian or greedy matching (``association.py``).
+   Classes with ``reid_gate > 0`` then run a second stage on what is left: BEV Mahalanobis
+   distance under each track's innovation covariance (it widens while a track coasts),
+   Hungarian, so a drifted track is re-identified instead of a new identity being born;
+   tracks missed ``max_age`` frames stay ``reid_age`` frames longer for this stage only.
 3. **Update** matched tracks; **birth** a track per unmatched detection scoring at least
-   ``birth_score``; **death** after ``max_age`` frames without a detection.
+   ``birth_score``; **death** after ``max_age`` (+ ``reid_age``) frames without a detection.
 4. **Report** tracks updated in this frame (or coasting fewer than ``max_age`` frames when
    ``report_coasting``) that are confirmed (``min_hits`` detections), or all of them in the
    first ``min_hits`` frames of a run (as AB3DMOT, so a sequence's first frames are not lost).
@@ -41,7 +45,6 @@ Forecaster = Callable[
     [np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
     tuple[np.ndarray, np.ndarray],
 ]
-
 
 
 @dataclass(frozen=True)
@@ -180,7 +183,25 @@ def step(
                 mean[use, :2] = fc[:, 0]
 
     # 2. Associate (all classes in one cost matrix; other-class pairs are never allowed).
-    mt, md = _associate(state.slots, assoc_boxes, cov, det_slots, boxes, tb, config.giou_reach)
+    # Dormant tracks (missed max_age frames or more, kept for re-identification) only take
+    # part in the second stage.
+    active = np.flatnonzero(state.misses < tb.max_age[state.slots]) if tb.any_dormant else None
+    if active is None or len(active) == len(state):
+        mt, md = _associate(state.slots, assoc_boxes, cov, det_slots, boxes, tb, config.giou_reach)
+    else:
+        mt, md = _associate(
+            state.slots[active],
+            assoc_boxes[active],
+            cov[active],
+            det_slots,
+            boxes,
+            tb,
+            config.giou_reach,
+        )
+        mt = active[mt]
+    if tb.any_reid:
+        mt2, md2 = _reidentify(state.slots, mean, cov, mt, det_slots, boxes, md, tb)
+        mt, md = np.concatenate([mt, mt2]), np.concatenate([md, md2])
 
     # 3. Update matched tracks.
     if len(mt):
@@ -210,8 +231,8 @@ def step(
     b_valid = np.zeros((nb, h), bool)
     b_valid[:, -1] = True
 
-    # Death.
-    keep = misses < tb.max_age[state.slots]
+    # Death (after max_age frames missed, or reid_age frames later for re-identification).
+    keep = misses < tb.keep_age[state.slots]
     new = TrackState(
         ids=np.concatenate([state.ids[keep], state.next_id + np.arange(nb, dtype=np.int64)]),
         class_ids=np.concatenate([state.class_ids[keep], class_ids[born].astype(np.int32)]),
@@ -324,6 +345,38 @@ def _associate(
     if not rows_out:
         return np.empty(0, np.int64), np.empty(0, np.int64)
     return np.concatenate(rows_out), np.concatenate(cols_out)
+
+
+def _reidentify(
+    t_slots: np.ndarray,
+    t_mean: np.ndarray,
+    t_cov: np.ndarray,
+    t_matched: np.ndarray,
+    d_slots: np.ndarray,
+    d_boxes: np.ndarray,
+    d_matched: np.ndarray,
+    tb: _Tables,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Second stage: matched (track rows, detection rows) among those the first stage left.
+
+    Cost: BEV Mahalanobis distance of the detection centre under the track's innovation
+    covariance (predicted, so it widens with every frame the track coasted); per-class gate
+    ``reid_gate`` [sigma]; Hungarian matching. Only classes with ``reid_gate > 0`` take part.
+    """
+    t_free = tb.reid_gate[t_slots] > 0  # (N,)
+    t_free[t_matched] = False
+    d_free = tb.reid_gate[d_slots] > 0  # (M,) slot -1 -> the extra entry 0
+    d_free[d_matched] = False
+    rows, cols = np.flatnonzero(t_free), np.flatnonzero(d_free)
+    if len(rows) == 0 or len(cols) == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    innov = t_cov[rows, :2, :2] + tb.meas_cov[t_slots[rows], :2, :2]  # (K, 2, 2)
+    cost = association.mahalanobis_xy(t_mean[rows, :2], innov, d_boxes[cols, :2])  # (K, L) [sigma]
+    ok = (t_slots[rows][:, None] == d_slots[cols][None, :]) & (
+        cost <= tb.reid_gate[t_slots[rows]][:, None]
+    )
+    pairs, _, _ = association.match(np.where(ok, cost, np.inf), np.inf, "hungarian")
+    return rows[pairs[:, 0]], cols[pairs[:, 1]]
 
 
 def report(state: TrackState, config: TrackerConfig) -> TrackerOutput:

@@ -44,6 +44,9 @@ class TrainConfig:
         pos_noise: [m] 1-sigma noise added to history positions.
         rot_aug: [rad] largest random rotation of the heading frame, per motion group.
         disp_weight: [1/m] weight of the mean forecast displacement added to the NLL.
+        ema: decay of an exponential moving average of the weights, updated every step; the
+            averaged weights are evaluated, selected and shipped (0: the raw weights).
+            Averaging damps the step-to-step noise of small-batch training on few tracks.
         seed: seeds numpy and torch.
         device: torch device.
         threads: CPU threads for torch; 1 is fastest for this small network on a shared
@@ -57,6 +60,7 @@ class TrainConfig:
     pos_noise: float = 0.05  # [m]
     rot_aug: tuple[float, float, float] = (0.0, 3.1416, 0.0)  # [rad] vehicle, pedestrian, cyclist
     disp_weight: float = 0.0  # [1/m] weight of the mean displacement term of the loss
+    ema: float = 0.0  # decay per step; 0 = off
     seed: int = 0
     device: str = "cpu"
     threads: int = 1
@@ -106,7 +110,9 @@ def _augment(
     return feats, target
 
 
-def evaluate(model: MotionTCN, data: Prepared, device: torch.device, batch: int = 4096) -> dict[str, float]:
+def evaluate(
+    model: MotionTCN, data: Prepared, device: torch.device, batch: int = 4096
+) -> dict[str, float]:
     """Validation NLL and heading-frame ADE/FDE at the last step [m]."""
     model.eval()
     nll, ade, fde, n = 0.0, 0.0, 0.0, 0
@@ -151,10 +157,19 @@ def train(
     tr, ho, va = prepare(train_w), prepare(holdout_w), prepare(val_w)
     rot = tr.feats[:, 0, 7:10] @ torch.tensor(cfg.rot_aug, dtype=torch.float32)  # (B,) by group
     model = MotionTCN(model_cfg).to(device)
+    avg = (
+        torch.optim.swa_utils.AveragedModel(
+            model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(cfg.ema)
+        )
+        if cfg.ema > 0
+        else None
+    )
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = math.ceil(len(tr.feats) / cfg.batch_size)
     total = cfg.epochs * steps_per_epoch
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=total, pct_start=0.1)
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=cfg.lr, total_steps=total, pct_start=0.1
+    )
     history: list[dict[str, float]] = []
     best_fde, best_state = math.inf, copy.deepcopy(model.state_dict())
     t0 = time.perf_counter()
@@ -175,13 +190,20 @@ def train(
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
             opt.step()
             sched.step()
+            if avg is not None:
+                avg.update_parameters(model)
             run += float(loss.detach()) * len(idx)
             seen += len(idx)
-        hold = evaluate(model, ho, device)
-        val = evaluate(model, va, device) if len(va.feats) else {"nll": math.nan, "ade": math.nan, "fde": math.nan}
+        net = model if avg is None else avg.module  # the weights that would ship
+        hold = evaluate(net, ho, device)
+        val = (
+            evaluate(net, va, device)
+            if len(va.feats)
+            else {"nll": math.nan, "ade": math.nan, "fde": math.nan}
+        )
         selected = hold["fde"] < best_fde
         if selected:
-            best_fde, best_state = hold["fde"], copy.deepcopy(model.state_dict())
+            best_fde, best_state = hold["fde"], copy.deepcopy(net.state_dict())
         rec = {
             "epoch": epoch + 1,
             "train_loss": run / seen,
@@ -194,7 +216,11 @@ def train(
             "selected": float(selected),
         }
         history.append(rec)
-        bar.set_postfix(loss=f"{rec['train_loss']:.3f}", hold_fde=f"{hold['fde']:.3f}", val_fde=f"{val['fde']:.2f}")
+        bar.set_postfix(
+            loss=f"{rec['train_loss']:.3f}",
+            hold_fde=f"{hold['fde']:.3f}",
+            val_fde=f"{val['fde']:.2f}",
+        )
     model.load_state_dict(best_state)
     return model.eval(), history
 
@@ -223,14 +249,18 @@ def plot_curve(history: list[dict[str, float]], path: Path) -> None:
     a2.set_ylabel("[m] over the full horizon")
     a2.legend()
     a2.grid(alpha=0.3)
-    fig.suptitle("Motion TCN on KITTI tracking GT (fit + held-out train seqs; val seqs only reported)")
+    fig.suptitle(
+        "Motion TCN on KITTI tracking GT (fit + held-out train seqs; val seqs only reported)"
+    )
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
-def run_meta(model_cfg: TCNConfig, cfg: TrainConfig, history: list[dict[str, float]], extra: dict[str, Any]) -> dict[str, Any]:
+def run_meta(
+    model_cfg: TCNConfig, cfg: TrainConfig, history: list[dict[str, float]], extra: dict[str, Any]
+) -> dict[str, Any]:
     """Metadata stored in the checkpoint: configs, selected epoch record and data description."""
     chosen = min(history, key=lambda h: h["holdout_fde"]) if history else {}
     return {"train_config": asdict(cfg), "selected": chosen, **extra}

@@ -2,9 +2,11 @@
 
 The tracker's classes never interact (other-class pairs are never associated, births and
 deaths are per class), so each class is tuned on its own: for every candidate
-``ClassParams`` of that class (a grid over the association gate and the Kalman process noise
-``accel``), the tracker runs over the tuning sequences with the other classes unchanged, and
-that class is scored with the KITTI/AB3DMOT evaluation (3D IoU 0.25 and 0.5).
+``ClassParams`` of that class, the tracker runs over the tuning sequences with the other
+classes unchanged, and that class is scored with the KITTI/AB3DMOT evaluation (3D IoU 0.25
+and 0.5). Two grids, one after the other (coordinate search): the association gate x the
+Kalman process noise ``accel``; then, at the best of those, the second association stage's
+gate ``reid_gate`` x the re-identification age ``reid_age`` (``tracker.py``).
 
 Objective per candidate: the mean of sAMOTA and MOTA over both thresholds (higher is better);
 ties go to fewer ID switches, then to the current default (listed first in its grid). The
@@ -32,7 +34,11 @@ from drivestack.tracking.kitti_run import SequenceData, run_sequence, write_resu
 from drivestack.tracking.registry import TRACKERS
 from drivestack.tracking.tracker_config import ClassParams, TrackerConfig
 
-EVAL_NAMES = {int(ObjectClass.CAR): "car", int(ObjectClass.PEDESTRIAN): "pedestrian", int(ObjectClass.CYCLIST): "cyclist"}
+EVAL_NAMES = {
+    int(ObjectClass.CAR): "car",
+    int(ObjectClass.PEDESTRIAN): "pedestrian",
+    int(ObjectClass.CYCLIST): "cyclist",
+}
 THRESHOLDS = (0.25, 0.5)  # 3D IoU
 
 
@@ -43,17 +49,26 @@ class ClassGrid:
     Attributes:
         gates: association gates (units of the class metric: [m] for "dist", 1 - GIoU for "giou").
         accels: [m/s^2] Kalman white-noise acceleration.
+        reid_gates: [sigma] second-stage gates (0: no second stage).
+        reid_ages: [frames] re-identification ages (only with a second stage).
     """
 
     gates: tuple[float, ...]
     accels: tuple[float, ...]
+    reid_gates: tuple[float, ...] = (0.0,)
+    reid_ages: tuple[int, ...] = (0,)
 
 
 def default_grids() -> dict[int, ClassGrid]:
     """The grids searched by ``drive tune tracking`` around the current defaults."""
     return {
         int(ObjectClass.CAR): ClassGrid(gates=(1.5, 2.0, 2.5, 3.0), accels=(3.0, 4.5, 6.0, 8.0)),
-        int(ObjectClass.PEDESTRIAN): ClassGrid(gates=(1.2, 1.4, 1.6), accels=(1.0, 1.5, 2.5)),
+        int(ObjectClass.PEDESTRIAN): ClassGrid(
+            gates=(1.2, 1.4, 1.6),
+            accels=(1.0, 1.5, 2.5),
+            reid_gates=(0.0, 2.0, 3.0, 4.0),
+            reid_ages=(0, 3, 6, 10),
+        ),
         int(ObjectClass.CYCLIST): ClassGrid(gates=(1.5, 2.0, 3.0), accels=(3.0, 6.0)),
     }
 
@@ -64,6 +79,18 @@ def candidates(params: ClassParams, grid: ClassGrid) -> list[ClassParams]:
     for gate in grid.gates:
         for accel in grid.accels:
             cand = replace(params, gate=gate, noise=replace(params.noise, accel=accel))
+            if cand != params:
+                out.append(cand)
+    return out
+
+
+def reid_candidates(params: ClassParams, grid: ClassGrid) -> list[ClassParams]:
+    """The current ``params`` first, then every other second-stage setting (reid gate x age;
+    no age without a second stage)."""
+    out = [params]
+    for gate in grid.reid_gates:
+        for age in grid.reid_ages if gate > 0 else (0,):
+            cand = replace(params, reid_gate=gate, reid_age=age)
             if cand != params:
                 out.append(cand)
     return out
@@ -90,7 +117,9 @@ def score_class(
         out[f"samota_{thr}"] = 100.0 * res.samota
         out[f"mota_{thr}"] = 100.0 * res.best.mota
         out[f"ids_{thr}"] = float(res.best.ids)
-    out["objective"] = float(np.mean([out[f"{m}_{t}"] for m in ("samota", "mota") for t in THRESHOLDS]))
+    out["objective"] = float(
+        np.mean([out[f"{m}_{t}"] for m in ("samota", "mota") for t in THRESHOLDS])
+    )
     return out
 
 
@@ -100,6 +129,7 @@ def tune(
     seqmap: Path,
     base: TrackerConfig | None = None,
     grids: dict[int, ClassGrid] | None = None,
+    classes: tuple[int, ...] | None = None,
 ) -> dict[str, Any]:
     """Per-class grid search; progress on stderr.
 
@@ -109,32 +139,54 @@ def tune(
         seqmap: seqmap of ``seqs`` (evaluation reads it).
         base: configuration whose other parameters stay fixed (default ``TrackerConfig()``).
         grids: class id -> grid (default :func:`default_grids`).
+        classes: class ids to tune (default: every class with a grid).
 
     Returns:
         ``{"classes": {name: {"best": params, "best_scores": ..., "default_scores": ...,
-        "trials": [...]}}}``; params as plain dicts (``gate``, ``accel``).
+        "trials": [...]}}}``; params as plain dicts (``gate``, ``accel``,
+        ``reid_gate``, ``reid_age``).
     """
     base = base or TrackerConfig()
     grids = grids or default_grids()
     report: dict[str, Any] = {"classes": {}}
     for class_id, params in base.classes:
-        if class_id not in grids:
+        if class_id not in grids or (classes is not None and class_id not in classes):
             continue
-        trials = []
-        cands = candidates(params, grids[class_id])
+        trials: list[dict[str, float]] = []
         name = EVAL_NAMES[class_id]
-        for cand in tqdm(cands, desc=f"tune {name}", file=sys.stderr, unit="config"):
-            config = with_class(base, class_id, cand)
-            scores = score_class(seqs, config, class_id, gt_dir, seqmap)
-            trials.append({"gate": cand.gate, "accel": cand.noise.accel, **scores})
-        best = max(range(len(trials)), key=lambda i: (trials[i]["objective"], -_ids(trials[i]), -i))
+        best_params = params
+        for stage, make in (("gate x accel", candidates), ("reid gate x age", reid_candidates)):
+            cands = make(best_params, grids[class_id])
+            first = len(trials)
+            for cand in tqdm(cands, desc=f"tune {name} ({stage})", file=sys.stderr, unit="config"):
+                config = with_class(base, class_id, cand)
+                scores = score_class(seqs, config, class_id, gt_dir, seqmap)
+                trials.append({**_plain(cand), **scores})
+            best = max(
+                range(first, len(trials)),
+                key=lambda i: (trials[i]["objective"], -_ids(trials[i]), -i),
+            )
+            best_params = cands[best - first]
         report["classes"][name] = {
-            "best": {"gate": trials[best]["gate"], "accel": trials[best]["accel"]},
-            "best_scores": trials[best],
+            "best": _plain(best_params),
+            "best_scores": next(t for t in trials if _same(t, best_params)),
             "default_scores": trials[0],
             "trials": trials,
         }
     return report
+
+
+def _plain(p: ClassParams) -> dict[str, float]:
+    return {
+        "gate": p.gate,
+        "accel": p.noise.accel,
+        "reid_gate": p.reid_gate,
+        "reid_age": float(p.reid_age),
+    }
+
+
+def _same(trial: dict[str, float], p: ClassParams) -> bool:
+    return all(trial[k] == v for k, v in _plain(p).items())
 
 
 def _ids(trial: dict[str, float]) -> float:
@@ -143,7 +195,9 @@ def _ids(trial: dict[str, float]) -> float:
 
 def with_class(config: TrackerConfig, class_id: int, params: ClassParams) -> TrackerConfig:
     """``config`` with the parameters of one class replaced."""
-    return replace(config, classes=tuple((c, params if c == class_id else p) for c, p in config.classes))
+    return replace(
+        config, classes=tuple((c, params if c == class_id else p) for c, p in config.classes)
+    )
 
 
 def split_sequences(split: str, train: Iterable[str], val: Iterable[str]) -> tuple[str, ...]:

@@ -31,7 +31,12 @@ def test_shipped_tcn_beats_constant_velocity_and_kalman_at_2s_on_val(data_root: 
     cfg = fc.config
     tracks = kitti_tracks(data_root / "kitti_tracking", KITTI_VAL_SEQUENCES)
     w = make_windows(tracks, cfg.history, cfg.horizon, min_history=cfg.history)
-    res = compare(w, lambda w: fc(w.xy, w.yaw, w.size, w.groups, w.valid, w.ego_xy)[0], cfg.horizon, cfg.step_s)
+    res = compare(
+        w,
+        lambda w: fc(w.xy, w.yaw, w.size, w.groups, w.valid, w.ego_xy)[0],
+        cfg.horizon,
+        cfg.step_s,
+    )
     for metric in ("ade_2s", "fde_2s"):
         assert res["tcn"]["all"][metric] < res["constant_velocity"]["all"][metric]
         assert res["tcn"]["all"][metric] < res["kalman"]["all"][metric]

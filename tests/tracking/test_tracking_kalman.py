@@ -55,7 +55,9 @@ def test_ctrv_jacobian_matches_finite_differences() -> None:
         fp, _ = kalman._ctrv_transition(mean + d, t)
         fm, _ = kalman._ctrv_transition(mean - d, t)
         num = (fp - fm) / (2 * eps)
-        np.testing.assert_allclose(jac[turning, :, j], num[turning], atol=2e-4, err_msg=f"column {j}")
+        np.testing.assert_allclose(
+            jac[turning, :, j], num[turning], atol=2e-4, err_msg=f"column {j}"
+        )
 
 
 def test_ctrv_constant_turn_closes_a_circle() -> None:

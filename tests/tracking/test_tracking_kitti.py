@@ -22,7 +22,9 @@ def _kitti(data_root: Path) -> Path:
     return data_root / "kitti_tracking"
 
 
-def test_detections_survive_world_frame_and_back_to_kitti_camera(data_root: Path, tmp_path: Path) -> None:
+def test_detections_survive_world_frame_and_back_to_kitti_camera(
+    data_root: Path, tmp_path: Path
+) -> None:
     root = _kitti(data_root)
     dets_dir = root / "detections" / "pointrcnn_val"
     seq = load_sequence(root, "0012", dets_dir)
@@ -43,7 +45,9 @@ def test_detections_survive_world_frame_and_back_to_kitti_camera(data_root: Path
             j = theirs[np.argmin(np.linalg.norm(raw.location[theirs] - loc, axis=1))]
             np.testing.assert_allclose(loc, raw.location[j], atol=1e-4)
             np.testing.assert_allclose(dims, raw.dimensions[j], atol=1e-4)
-            assert abs(np.angle(np.exp(1j * (ry - raw.rotation_y[j])))) < 1e-3  # float32 in Detections3D
+            assert (
+                abs(np.angle(np.exp(1j * (ry - raw.rotation_y[j])))) < 1e-3
+            )  # float32 in Detections3D
 
 
 def test_stack_tracker_tracks_a_real_sequence_with_stable_ids(data_root: Path) -> None:
@@ -62,7 +66,9 @@ def _broken_copy(root: Path, tmp_path: Path, line: str, where: int) -> Path:
     dets = tmp_path / "dets"
     for cls in ("Car", "Pedestrian", "Cyclist"):
         (dets / cls).mkdir(parents=True)
-        shutil.copy(root / "detections" / "pointrcnn_val" / cls / "0012.txt", dets / cls / "0012.txt")
+        shutil.copy(
+            root / "detections" / "pointrcnn_val" / cls / "0012.txt", dets / cls / "0012.txt"
+        )
     path = dets / "Car" / "0012.txt"
     lines = path.read_text().splitlines()
     lines.insert(where, line.replace("F,", lines[where - 1].split(",")[0] + ",", 1))

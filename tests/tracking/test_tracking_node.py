@@ -21,13 +21,32 @@ def _feed(frames: int = 30):
         stamp = f * 100_000_000
         pose = np.eye(4)
         pose[0, 3] = 5.0 * t
-        feed.append(("ego", EgoState(stamp_ns=stamp, frame_id="world", pose=pose,
-                                     velocity=np.array([5.0, 0, 0]), acceleration=np.zeros(3))))
+        feed.append(
+            (
+                "ego",
+                EgoState(
+                    stamp_ns=stamp,
+                    frame_id="world",
+                    pose=pose,
+                    velocity=np.array([5.0, 0, 0]),
+                    acceleration=np.zeros(3),
+                ),
+            )
+        )
         car_world_x = 10.0 + 12.0 * t
         box = np.array([[car_world_x - pose[0, 3], 0.0, 0.8, 4.5, 1.9, 1.6, 0.0]], np.float32)
-        feed.append(("detections", Detections3D(stamp_ns=stamp, frame_id="ego", boxes=box,
-                                                scores=np.array([3.0], np.float32),
-                                                class_ids=np.array([CAR], np.int32))))
+        feed.append(
+            (
+                "detections",
+                Detections3D(
+                    stamp_ns=stamp,
+                    frame_id="ego",
+                    boxes=box,
+                    scores=np.array([3.0], np.float32),
+                    class_ids=np.array([CAR], np.int32),
+                ),
+            )
+        )
     return feed
 
 

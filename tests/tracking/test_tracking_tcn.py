@@ -103,7 +103,12 @@ def test_features_are_invariant_to_world_rotation_and_translation() -> None:
     ang = np.full(len(xy), 1.1)
     shift = np.array([100.0, -40.0])
     f2, _, _ = history_features(
-        rotate(xy, ang) + shift, yaw + 1.1, size, groups, valid, rotate(ego[:, None], ang)[:, 0] + shift
+        rotate(xy, ang) + shift,
+        yaw + 1.1,
+        size,
+        groups,
+        valid,
+        rotate(ego[:, None], ang)[:, 0] + shift,
     )
     np.testing.assert_allclose(f1, f2, atol=1e-5)
 
@@ -119,4 +124,6 @@ def test_to_world_inverts_the_heading_frame_and_rotates_std() -> None:
     np.testing.assert_allclose(back, world, atol=1e-9)
     # Total variance is rotation invariant.
     np.testing.assert_allclose((std**2).sum(-1), 4.25, atol=1e-9)
-    assert math.isclose(float(std[0, 0, 0] ** 2), 4 * np.cos(heading[0]) ** 2 + 0.25 * np.sin(heading[0]) ** 2)
+    assert math.isclose(
+        float(std[0, 0, 0] ** 2), 4 * np.cos(heading[0]) ** 2 + 0.25 * np.sin(heading[0]) ** 2
+    )

@@ -130,12 +130,18 @@ def test_new_tracks_are_reported_after_min_hits_only() -> None:
 
 
 def test_untracked_classes_and_low_scores_start_no_track() -> None:
-    cfg = replace(TrackerConfig(), classes=tuple(
-        (c, replace(p, birth_score=0.0)) for c, p in TrackerConfig().classes
-    ))
+    cfg = replace(
+        TrackerConfig(),
+        classes=tuple((c, replace(p, birth_score=0.0)) for c, p in TrackerConfig().classes),
+    )
     state = empty_state(cfg)
-    boxes = np.array([[0, 0, 0.8, 4.5, 1.9, 1.6, 0.0], [10, 0, 0.8, 4.5, 1.9, 1.6, 0.0],
-                      [20, 0, 1, 10, 2.5, 3, 0.0]])
+    boxes = np.array(
+        [
+            [0, 0, 0.8, 4.5, 1.9, 1.6, 0.0],
+            [10, 0, 0.8, 4.5, 1.9, 1.6, 0.0],
+            [20, 0, 1, 10, 2.5, 3, 0.0],
+        ]
+    )
     cls = np.array([CAR, CAR, int(ObjectClass.TRUCK)], np.int32)
     state, _ = step(state, boxes, np.array([1.0, -1.0, 5.0]), cls, cfg)
     assert len(state) == 1 and state.class_ids[0] == CAR
