@@ -94,7 +94,7 @@ def train(
         total.backward()
         opt.step()
         sched.step()
-        history.append(float(total))
+        history.append(float(total.detach()))
     return model.eval(), history
 
 
