@@ -156,6 +156,22 @@ def test_nuscenes_training_boxes_map_back_onto_their_projected_labels(data_root:
     assert found >= 0.97 * total  # labels without a LiDAR return in the scan are not trained
 
 
+@pytest.mark.data
+def test_small_grid_holds_every_training_box_in_height(data_root: Path) -> None:
+    # scene-0916 climbs a hill: cars 60-70 m ahead stand 2-3 m above the ego car's road.
+    # KITTI's z range (-3, 1) m cut 30 of the boxes in the BEV grid (two Moderate cars of key
+    # frame 18 lost every point and could not be detected); the small preset keeps them all.
+    import dataclasses
+
+    from drivestack.perception.lidar_det_data import load_samples
+    from drivestack.perception.pointpillars_train import grid_coverage
+
+    samples = load_samples([data_root / "kitti_object", data_root / "nuscenes"])
+    kitti_z = dataclasses.replace(SMALL, z_range=(-3.0, 1.0))
+    assert grid_coverage(samples, kitti_z) == {"in_grid": 662, "cut_by_z_range": 30}
+    assert grid_coverage(samples, SMALL) == {"in_grid": 662, "cut_by_z_range": 0}
+
+
 @pytest.mark.slow
 @pytest.mark.data
 def test_lidar_det_loss_falls_on_kitti_and_nuscenes_frames(data_root: Path) -> None:
@@ -165,7 +181,7 @@ def test_lidar_det_loss_falls_on_kitti_and_nuscenes_frames(data_root: Path) -> N
     samples = load_samples([data_root / "kitti_object", data_root / "nuscenes"])
     torch.set_num_threads(1)  # faster than 2 on a shared 2-core machine
     _, history = train(samples, SMALL, TrainConfig(steps=100))
-    # measured 18.3 -> 6.2 (0.34); a network that does not learn stays near 1
+    # measured 17.9 -> 6.0 (0.34, means of the first/last 10); a network that does not learn stays near 1
     assert np.mean(history[-10:]) < 0.45 * np.mean(history[:10]), history
 
 
@@ -173,9 +189,9 @@ def test_lidar_det_loss_falls_on_kitti_and_nuscenes_frames(data_root: Path) -> N
 @pytest.mark.data
 @pytest.mark.skipif(
     os.environ.get("DRIVESTACK_FULL_OVERFIT") != "1",
-    reason="overfit proof: ~50 min on a busy 2-core CPU; set DRIVESTACK_FULL_OVERFIT=1",
+    reason="overfit proof: ~22 min on a busy 2-core CPU; set DRIVESTACK_FULL_OVERFIT=1",
 )
-def test_overfits_kitti_and_nuscenes_frames_to_car_3d_r40_easy_above_90(
+def test_overfits_kitti_and_nuscenes_frames_to_car_3d_r40_easy_and_moderate_above_90(
     data_root: Path, tmp_path: Path
 ) -> None:
     from drivestack.perception.lidar_det_data import write_labels
@@ -194,7 +210,7 @@ def test_overfits_kitti_and_nuscenes_frames_to_car_3d_r40_easy_above_90(
     names = write_labels(samples, tmp_path / "label_2")
     write_results(model, samples, tmp_path / "results")
     table = evaluate_dir(tmp_path / "label_2", tmp_path / "results", names)
-    # Measured (README): Easy 91.6, Moderate 84.0; the issue asks 90 on both, which Moderate
-    # does not reach yet (two 60 m nuScenes cars with a handful of returns are missed).
-    assert table["Car/3d/easy"]["AP_R40"] >= 90, table
-    assert table["Car/3d/moderate"]["AP_R40"] >= 80, table
+    # Measured (README): Easy 100.0, Moderate 99.65 (every Moderate car found, one KITTI car
+    # boxed at 3D IoU 0.55); the issue asks 90 on both.
+    assert table["Car/3d/easy"]["AP_R40"] >= 95, table
+    assert table["Car/3d/moderate"]["AP_R40"] >= 95, table
