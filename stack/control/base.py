@@ -42,10 +42,20 @@ class TrackerConfig:
     stanley: StanleyConfig = field(default_factory=StanleyConfig)
     pid: PidConfig = field(default_factory=PidConfig)
     preview_distance: float = 1.0  # [m] speed target taken this far ahead of the ego
+    # [s] the feed-forward is the plan's mean acceleration over this long from the nearest
+    # sample, not the sample's own: a profile replanned from the current speed every tick
+    # begins with a short burst at one limit before the other (accelerate, then brake for a
+    # bend), and feeding that burst forward made the command chatter between the limits.
+    feedforward_horizon_s: float = 0.5
     default_dt: float = 0.1  # [s] PID step before a previous tick exists
     stop_speed: float = 0.3  # [m/s] below this, a zero target holds the car at rest
+    # [m/s^2] how hard the last stop_speed is cancelled (cancelling it in one 50 ms tick
+    # was a -6 m/s^2 jolt at every stop)
+    stop_decel: float = 2.0
 
     def __post_init__(self) -> None:
+        if not self.stop_decel > 0:
+            raise ValueError(f"TrackerConfig.stop_decel must be > 0, got {self.stop_decel}")
         if self.lateral not in LATERAL_CONTROLLERS:
             raise ValueError(
                 f"TrackerConfig.lateral: unknown {self.lateral!r} "
@@ -102,7 +112,7 @@ def track(
         if abs(ego.speed) < config.stop_speed:
             # Nearly stopped: cancel the rest and clear the integral (see the hold below),
             # or the braking history would drive the car off the other way.
-            accel = max(limits.output_min, min(limits.output_max, -ego.speed / dt))
+            accel = _settle(ego.speed, dt, config.stop_decel, limits)
             pid = PidState()
         else:
             accel, pid = pid_step(state.pid, -ego.speed, dt, limits)
@@ -134,11 +144,15 @@ def track(
     if abs(target) < 1e-3 and abs(ego.speed) < config.stop_speed:
         # At the stop: cancel the remaining speed and clear the integral, so braking
         # history cannot push the car backwards (a speed loop alone would overshoot zero).
-        accel = max(limits.output_min, min(limits.output_max, -ego.speed / dt))
+        accel = _settle(ego.speed, dt, config.stop_decel, limits)
         pid = PidState()
     else:
         # Feed the plan's acceleration forward only while the plan itself moves.
-        feedforward = float(trajectory.accelerations[nearest]) if abs(target) > 1e-3 else 0.0
+        feedforward = (
+            mean_acceleration(trajectory, nearest, config.feedforward_horizon_s)
+            if abs(target) > 1e-3
+            else 0.0
+        )
         accel, pid = pid_step(state.pid, target - ego.speed, dt, limits, feedforward)
     command = ControlCommand(
         stamp_ns=now_ns, frame_id="ego", steering_angle=steer, acceleration=accel
@@ -146,6 +160,27 @@ def track(
     if not math.isfinite(steer):
         raise ValueError("track: lateral controller returned a non-finite steering angle")
     return command, TrackerState(pid, nearest, trajectory.stamp_ns, now_ns)
+
+
+def _settle(speed: float, dt: float, decel: float, limits: PidConfig) -> float:
+    """[m/s^2] cancels a small ``speed`` in ``dt`` if ``decel`` (and the PID bounds) allow,
+    else brakes at that."""
+    accel = -math.copysign(min(abs(speed) / dt, decel), speed) if speed else 0.0
+    return max(limits.output_min, min(limits.output_max, accel))
+
+
+def mean_acceleration(trajectory: Trajectory, index: int, horizon_s: float) -> float:
+    """[m/s^2] the plan's mean acceleration from sample ``index`` over ``horizon_s``.
+
+    The speed change over the horizon divided by its length (the horizon is cut at the plan's
+    end; ``horizon_s <= 0`` or a last sample gives the sample's own acceleration).
+    """
+    times, speeds = trajectory.times, trajectory.speeds
+    t0 = float(times[index])
+    t1 = min(t0 + horizon_s, float(times[-1]))
+    if horizon_s <= 0 or t1 - t0 < 1e-6:
+        return float(trajectory.accelerations[index])
+    return (float(np.interp(t1, times, speeds)) - float(speeds[index])) / (t1 - t0)
 
 
 def directional_limits(pid: PidConfig, speed: float, eps: float = 1e-3) -> PidConfig:

@@ -187,3 +187,56 @@ def test_stop_trajectory_brakes_against_the_motion_in_reverse():
     for v, sign in ((5.0, -1.0), (-5.0, 1.0), (0.0, 0.0)):
         traj = stop_trajectory(ego_from(BicycleState(0, 0, 0, v), 0), PlanStatus.NO_PATH, "x", 3.0)
         assert traj.accelerations[0] == sign * 3.0
+
+
+def _approach_stop(config: TrackerConfig) -> np.ndarray:
+    """Commands [m/s^2] of a 20 Hz controller while a 10 Hz planner replans, from the current
+    speed each time, a straight road to a stop 40 m ahead of where the car started at 8 m/s
+    (the closed loop's shape: every new profile begins with a short burst before braking)."""
+    x = np.arange(0.0, 60.0, 0.2)
+    road = np.stack([x, np.zeros_like(x), np.zeros_like(x)], axis=1)
+    state, tracker, commands = BicycleState(0.0, 0.0, 0.0, 8.0), TrackerState(), []
+    traj = None
+    for k in range(120):  # 6 s
+        t_ns = k * 50_000_000
+        ego = ego_from(state, t_ns)
+        if k % 2 == 0:  # the planner's tick: the rest of the road from the car's position
+            ahead = road[road[:, 0] >= state.x]
+            poses = np.vstack([[state.x, 0.0, 0.0], ahead])
+            traj = build_trajectory(poses, np.zeros(len(poses)), ego,
+                                    stop_at=max(40.0 - state.x, 0.0))  # fmt: skip
+        assert traj is not None
+        cmd, tracker = track(ego, traj, tracker, t_ns, config)
+        commands.append(cmd.acceleration)
+        state = step(state, 0.0, cmd.acceleration, 0.05)
+    return np.array(commands)
+
+
+def test_feedforward_over_a_horizon_does_not_chatter_on_replanned_profiles():
+    # Regression: the feed-forward used the plan's acceleration at the nearest sample. A
+    # profile replanned from the current speed starts with a +1.5 m/s^2 burst before its
+    # -3 m/s^2 braking, so the command flipped between the two every tick (closed loop on
+    # KITTI 0006: jerk 100-150 m/s^3). The mean acceleration over 0.5 s follows the braking.
+    smooth = _approach_stop(TrackerConfig())
+    old = _approach_stop(TrackerConfig(feedforward_horizon_s=0.0))
+
+    def flips(a: np.ndarray) -> int:
+        return int(np.sum(np.abs(np.diff(a)) > 2.0))  # steps of over 2 m/s^2 in 50 ms
+
+    assert flips(old) >= 5, old  # the old law chatters here (so this test can fail)
+    assert flips(smooth) <= 1, smooth
+    assert np.max(np.abs(np.diff(smooth))) / 0.05 < 40.0  # jerk [m/s^3]
+
+
+def test_mean_acceleration_is_the_speed_change_over_the_horizon():
+    from drivestack.control.base import mean_acceleration
+
+    t = np.array([0.0, 0.1, 0.5, 1.0])
+    v = np.array([5.0, 5.15, 3.95, 2.45])  # +1.5 for 0.1 s, then -3
+    traj = Trajectory(stamp_ns=0, frame_id="world", times=t, poses=np.zeros((4, 3)), speeds=v,
+                      accelerations=np.r_[np.diff(v) / np.diff(t), 0.0], curvatures=np.zeros(4),
+                      status=PlanStatus.OK)  # fmt: skip
+    assert mean_acceleration(traj, 0, 0.5) == pytest.approx((3.95 - 5.0) / 0.5)
+    assert mean_acceleration(traj, 0, 0.0) == pytest.approx(1.5)  # the sample's own
+    assert mean_acceleration(traj, 2, 5.0) == pytest.approx(-3.0)  # cut at the plan's end
+    assert mean_acceleration(traj, 3, 0.5) == 0.0  # last sample
