@@ -132,13 +132,30 @@ def shift_route(route: Path, offset: float) -> Path:
 
 def route_goal(
     grid: CostGrid, route_xy: np.ndarray, ego_xy: np.ndarray, ahead: float
-) -> tuple[int, int] | None:
-    """Cell of the route point ``ahead`` metres past the ego (or the last one on the grid)."""
+) -> tuple[tuple[int, int], float] | None:
+    """Cell of the route point ``ahead`` metres past the ego (or the last one on the grid),
+    moved back along the route out of lethal cells: behind a car standing on the route the
+    path ends there (and the speed profile stops at its end) instead of the search failing
+    with "goal in an obstacle" and the controller braking at its limit.
+
+    Returns:
+        (goal cell, [m] how far it was moved back along the route), or None when no route
+        point ahead of the ego lies on the grid.
+    """
     k = route_goal_index(grid, route_xy, ego_xy, ahead)
     if k is None:
         return None
-    ((i, j),) = world_to_cell(grid, route_xy[k : k + 1])
-    return int(i), int(j)
+    start = int(np.argmin(np.hypot(*(route_xy - ego_xy).T)))
+    cells = world_to_cell(grid, route_xy[start : k + 1])  # (K, 2)
+    h, w = grid.cost.shape
+    inside = (cells[:, 0] >= 0) & (cells[:, 0] < h) & (cells[:, 1] >= 0) & (cells[:, 1] < w)
+    free = inside.copy()
+    free[inside] = np.asarray(grid.cost)[cells[inside, 0], cells[inside, 1]] < grid.lethal
+    ok = np.flatnonzero(free)
+    g = start + (int(ok[-1]) if len(ok) else 0)  # nothing free: the ego's own route point
+    moved = float(np.sum(np.hypot(*np.diff(route_xy[g : k + 1], axis=0).T)))
+    i, j = world_to_cell(grid, route_xy[g : g + 1])[0]
+    return (int(i), int(j)), moved
 
 
 def route_goal_index(
@@ -213,22 +230,24 @@ def plan_step(
         return traj, grid, state
     ((si, sj),) = world_to_cell(grid, np.array([ego.xy]))
     start = (int(si), int(sj))
-    if config.grid_planner in INCREMENTAL_PLANNERS and state.dstar is not None:
-        goal = state.goal_cell  # fixed while the grid stays anchored: the search is kept
-    else:
-        # D* Lite aims at the farthest route point in its window, so the goal (and the
-        # search) survives many ticks; one-shot planners look ``goal_ahead`` metres ahead.
-        ahead = math.inf if config.grid_planner in INCREMENTAL_PLANNERS else config.goal_ahead
-        goal = route_goal(grid, route_xy, np.array(ego.xy), ahead)
-    if goal is None:
+    # D* Lite aims at the farthest route point in its window, so the goal (and the search)
+    # survives many ticks; one-shot planners look ``goal_ahead`` metres ahead.
+    incremental = config.grid_planner in INCREMENTAL_PLANNERS
+    found = route_goal(
+        grid, route_xy, np.array(ego.xy), math.inf if incremental else config.goal_ahead
+    )
+    if found is None:
         return (
             stop_trajectory(ego, PlanStatus.NO_PATH, "route leaves the costmap", speed.max_decel),
             grid,
             state,
         )
+    goal, moved = found
+    if incremental and state.dstar is not None and goal != state.goal_cell:
+        state.dstar = None  # an obstacle came onto the goal or left the route: search anew
 
     cost = np.asarray(grid.cost)
-    if config.grid_planner in INCREMENTAL_PLANNERS:
+    if incremental:
         if state.dstar is None:
             planner = INCREMENTAL_PLANNERS[config.grid_planner]
             state.dstar = planner(cost, start, goal, grid.lethal, config.cost_weight)
@@ -250,6 +269,10 @@ def plan_step(
         xy = shortcut_path(xy, grid, config.cost_weight)  # any-angle: no 45-degree swerves
     smooth = smooth_path(xy, grid, config.smoothing)
     detail = result.detail
+    if moved > 0:
+        detail = (detail + "; " if detail else "") + (
+            f"goal moved {moved:.1f} m back along the route: an obstacle covers it farther on"
+        )
     if not smooth.valid:
         detail = (detail + "; " if detail else "") + "smoothing left the path unsmoothed"
     traj = build_trajectory(
