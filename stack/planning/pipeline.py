@@ -265,6 +265,7 @@ def plan_step(
         return stop_trajectory(ego, status, detail, speed.max_decel), grid, state
 
     xy = cell_to_world(grid, result.path)  # (N, 2) cell centres; the first is the ego's cell
+    xy[0] = ego.xy  # the path starts where the car is, not at its cell's centre
     if config.shortcut:
         xy = shortcut_path(xy, grid, config.cost_weight)  # any-angle: no 45-degree swerves
     smooth = smooth_path(xy, grid, config.smoothing)

@@ -79,7 +79,11 @@ def shortcut_path(
     while i < len(p) - 1:
         j_all = np.arange(i + 1, len(p))  # (J,)
         seg, worst = _segment_costs(grid, p[i], p[j_all], cost_weight)  # (J,) each
-        stretch_worst = np.maximum.accumulate(here[i + 1 :])  # (J,) worst cell the path met
+        # (J,) worst cell the path met from p[i] on; p[i]'s own cell counts: every segment
+        # starts in it (without it, a path starting off the cost valley, like the ego's
+        # cell beside the route centre, kept its grid steps down into the valley: a
+        # sideways hop a car cannot drive)
+        stretch_worst = np.maximum.accumulate(here[i:])[1:]
         ok = (seg <= along[j_all] - along[i] + 1e-9) & (worst <= stretch_worst + max_cost_rise)
         ok[0] = True  # the grid step itself
         # the farthest acceptable end whose segment also passes the exact lethal test

@@ -33,6 +33,7 @@ class SmoothingConfig:
     w_data: float = 0.1  # pull towards the original path
     w_smooth: float = 2.5  # pull towards the neighbours (smoothing length ~5 points)
     max_rounds: int = 4  # pin-and-repeat rounds when points land in obstacles
+    curvature_window: float = 3.0  # [m] curvature = mean over this much path (see _poses)
 
 
 @dataclass(frozen=True)
@@ -104,16 +105,28 @@ def bad_segments(grid: CostGrid, p: np.ndarray) -> np.ndarray:
     return (lethal & (t_lo <= t_hi)).any(axis=(1, 2))
 
 
-def _poses(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(N, 3) poses and (N,) curvatures [1/m] of a polyline by finite differences in s."""
+def _poses(p: np.ndarray, window: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """(N, 3) poses and (N,) curvatures [1/m] of a polyline.
+
+    Headings by finite differences in s. Curvature: with ``window`` > 0 [m], the mean
+    curvature over the ``window`` of path centred on each point (the heading change across
+    it divided by its length, exact on an arc; the window shrinks at the ends), else the
+    pointwise finite-difference curvature.
+    """
     s = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(p, axis=0), axis=1))])
     if len(p) < 3 or s[-1] <= 0:
         yaw = math.atan2(*(p[-1] - p[0])[::-1]) if len(p) > 1 else 0.0
         return np.column_stack([p, np.full(len(p), yaw)]), np.zeros(len(p))
     dx, dy = np.gradient(p[:, 0], s), np.gradient(p[:, 1], s)
-    ddx, ddy = np.gradient(dx, s), np.gradient(dy, s)
-    curv = (dx * ddy - dy * ddx) / np.maximum((dx**2 + dy**2) ** 1.5, 1e-9)
-    return np.column_stack([p, np.arctan2(dy, dx)]), curv
+    heading = np.arctan2(dy, dx)
+    if window > 0:
+        lo, hi = np.maximum(s - window / 2, 0.0), np.minimum(s + window / 2, s[-1])
+        turn = np.unwrap(heading)
+        curv = (np.interp(hi, s, turn) - np.interp(lo, s, turn)) / (hi - lo)
+    else:
+        ddx, ddy = np.gradient(dx, s), np.gradient(dy, s)
+        curv = (dx * ddy - dy * ddx) / np.maximum((dx**2 + dy**2) ** 1.5, 1e-9)
+    return np.column_stack([p, heading]), curv
 
 
 def smooth_path(
@@ -132,14 +145,14 @@ def smooth_path(
     """
     base = np.asarray(xy, dtype=np.float64)  # (M, 2)
     if len(base) < 3:
-        poses, curv = _poses(base)
+        poses, curv = _poses(base, config.curvature_window)
         return SmoothResult(poses, curv, not bad_segments(grid, base).any(), 0)
     fixed = np.zeros(len(base), dtype=bool)
     for _ in range(config.max_rounds):
         out = _solve(base, fixed, config)
         bad_seg = bad_segments(grid, out)  # (M-1,)
         if not bad_seg.any():
-            poses, curv = _poses(out)
+            poses, curv = _poses(out, config.curvature_window)
             return SmoothResult(poses, curv, True, int(fixed.sum()))
         # Pin the ends of offending segments and their neighbours: the curve then bends
         # around the obstacle along the (valid) input.
@@ -150,5 +163,5 @@ def smooth_path(
         grow[1:] |= bad[:-1]
         grow[:-1] |= bad[1:]
         fixed |= grow
-    poses, curv = _poses(base)
+    poses, curv = _poses(base, config.curvature_window)
     return SmoothResult(poses, curv, not bad_segments(grid, base).any(), int(fixed.sum()))

@@ -75,3 +75,22 @@ def test_shortcut_never_touches_lethal_cells_and_never_raises_the_objective(cost
     assert np.allclose(short[[0, -1]], xy[[0, -1]])
     # the module samples at 1/4 cell; the reference at 1/40 of a segment: allow that difference
     assert _objective(grid, short, weight) <= _objective(grid, xy, weight) * 1.01 + 0.05
+
+
+def test_shortcut_merges_a_start_beside_the_cost_valley_instead_of_hopping_into_it():
+    # Regression: the start cell's own cost was left out of "the costliest cell of the
+    # stretch", so from a start 0.6 m beside the route centre (the corridor's cost valley)
+    # every segment crossed cells costlier than the valley and the path kept the grid's
+    # diagonal steps: a 0.4 m sideways hop in 0.4 m, which braked the closed loop for the
+    # curvature (KITTI 0001: the ego drove at ~5 m/s where the logged driver drove 11).
+    rows = np.arange(60)[:, None]
+    cost = np.broadcast_to(0.3 * (np.abs(rows - 30) * 0.2 / 3.5) ** 2, (60, 300)).copy()
+    grid = _grid(cost)
+    res = astar(cost, (33, 5), (30, 290), 1.0, 2.0)
+    xy = cell_to_world(grid, res.path)
+    assert res.path[:4].tolist() == [[33, 5], [32, 6], [31, 7], [30, 8]]  # the hop
+    short = shortcut_path(xy, grid, 2.0)
+    valley = cell_to_world(grid, np.array([[30, 5]]))[0, 1]
+    one_m_on = short[np.argmin(np.abs(short[:, 0] - (xy[0, 0] + 1.0)))]
+    assert one_m_on[1] - valley > 0.5  # still beside the valley 1 m on: a gradual merge
+    assert _objective(grid, short, 2.0) <= _objective(grid, xy, 2.0) + 1e-9

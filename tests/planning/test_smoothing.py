@@ -51,3 +51,24 @@ def test_smoothing_reduces_bending_of_a_staircase():
     assert out.valid and out.pinned == 0
     # The input turns 45 degrees every cell; the smoothed path barely bends.
     assert np.abs(out.curvatures[2:-2]).max() < 0.5
+
+
+def test_curvature_is_the_mean_over_the_window_exact_on_an_arc():
+    from drivestack.planning.smoothing import _poses
+
+    r = 12.0
+    th = np.arange(0.0, 1.2, 0.2 / r)  # 0.2 m spacing along a 12 m radius arc
+    arc = np.stack([r * np.sin(th), r - r * np.cos(th)], axis=1)
+    _, k = _poses(arc, window=3.0)
+    inner = slice(9, -9)  # windows clear of the ends, whose headings are one-sided
+    assert k[inner] == pytest.approx(np.full(len(k[inner]), 1 / r), rel=1e-3)
+    assert k == pytest.approx(np.full(len(k), 1 / r), rel=0.1)
+    # a 5-degree kink between two straights: pointwise differences give ~0.44 1/m there
+    # (a 2.3 m radius the speed profile brakes hard for); the 3 m mean gives angle / 3 m
+    x = np.arange(0.0, 20.0, 0.2)
+    bend = np.deg2rad(5.0)
+    kink = np.stack([x, np.where(x > 10, (x - 10) * np.tan(bend), 0.0)], axis=1)
+    _, k_point = _poses(kink)
+    _, k_mean = _poses(kink, window=3.0)
+    assert np.abs(k_point).max() > 0.2
+    assert np.abs(k_mean).max() == pytest.approx(bend / 3.0, rel=0.05)

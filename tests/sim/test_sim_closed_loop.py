@@ -91,7 +91,21 @@ def test_closed_loop_kitti_0001_keeps_up_with_the_logged_driver(tmp_path: Path, 
     assert rc == 0, v
     assert v["sim_seconds"] == pytest.approx(44.6, abs=0.11)
     assert v["checks"]["at_fault_collisions"]["value"] == []
-    assert v["checks"]["progress_ratio"]["value"] >= 0.95
+    assert v["checks"]["progress_ratio"]["value"] >= 0.99
+    # ... and keeps up along the way, not only at the end (where the logged driver waits).
+    # Regression: paths starting at the ego's cell centre, hopping sideways into the route's
+    # cost valley and with pointwise curvature of their 1 m-scale bends capped the plans'
+    # speed: the ego drove at ~5 m/s where the logged driver drove 11 (down to 0.48 of its
+    # progress at 9 s; now 0.80 at worst, braking behind a car at the start).
+    from drivestack.msgs import ScenarioMetrics
+    from drivestack.record.mcap_io import Recording
+
+    ratios = [
+        m.progress / m.expert_progress
+        for r in Recording(tmp_path / "0001" / "run.mcap").messages(topics=["/sim/metrics"])
+        if isinstance(m := r.decode(), ScenarioMetrics) and m.expert_progress > 20.0
+    ]
+    assert len(ratios) > 300 and min(ratios) > 0.75
     # it cuts the 90-degree corner inside the 3.5 m corridor (1.9 m from the logged path, with
     # or without string pulling: the grid search itself cuts it; see sim/README.md)
     assert v["checks"]["max_lateral_error_m"]["value"] < 2.5

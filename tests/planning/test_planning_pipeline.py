@@ -1,4 +1,4 @@
-"""Where the planner aims: a car standing on the route's goal point moves the goal back."""
+"""One planning step: where the path starts and where it aims."""
 
 from __future__ import annotations
 
@@ -50,3 +50,21 @@ def test_car_standing_on_the_goal_moves_the_goal_back_instead_of_no_path(planner
     again, _, _ = plan_step(clear, state, cfg)
     assert again.status == PlanStatus.OK and "goal moved" not in again.detail
     np.testing.assert_allclose(again.poses[-1, :2], goal_xy, atol=1e-6)
+
+
+@pytest.mark.parametrize("planner", ["astar_numba", "dstar_lite"])
+def test_path_starts_where_the_car_is_not_at_its_cells_centre(planner):
+    # Regression: the path began at the centre of the ego's cell (up to 0.14 m away) and
+    # its first hop could head anywhere: curvature spikes of 0.3 1/m right at the start
+    # capped the plan's first speed at ~3 m/s under a car doing 10 (KITTI 0001 closed loop).
+    scene = road_scene()
+    clear = dataclasses.replace(scene, objects=None, forecasts=None)
+    cfg = PlannerConfig(grid_planner=planner, time_budget=None)
+    for dx, dy in ((0.07, -0.06), (-0.05, 0.09), (0.0, 0.0)):
+        pose = scene.ego.pose.copy()
+        pose[:2, 3] += (dx, dy)
+        ego = dataclasses.replace(scene.ego, pose=pose)
+        traj, _, _ = plan_step(dataclasses.replace(clear, ego=ego), PlannerState(), cfg)
+        assert traj.status == PlanStatus.OK
+        np.testing.assert_allclose(traj.poses[0, :2], ego.xy, atol=1e-9)
+        assert traj.speeds[0] == pytest.approx(ego.speed)  # nothing near the start to brake for
