@@ -31,6 +31,9 @@ class Criteria:
     min_progress_ratio: float = 0.9  # ego progress along the route / the logged ego's
     max_lateral_error: float = 1.0  # [m] farthest from the route at any monitor sample
     max_abs_accel: float = 8.0  # [m/s^2] the vehicle's braking limit: more is a broken plant
+    # [m] a logged ego that moved less than this stood still (what remains is GPS jitter):
+    # there is nothing to keep up with, and the progress ratio is 1
+    min_expert_progress: float = 1.0
 
 
 @dataclass
@@ -46,7 +49,8 @@ class Trace:
 
 def judge(last: ScenarioMetrics, criteria: Criteria) -> dict[str, Any]:
     """The checks of one scenario from its final metrics (each: value, bound, passed)."""
-    ratio = last.progress / last.expert_progress if last.expert_progress > 0 else 1.0
+    moved = last.expert_progress >= criteria.min_expert_progress
+    ratio = last.progress / last.expert_progress if moved else 1.0
     checks = {
         "at_fault_collisions": {
             "value": [int(i) for i in last.at_fault_ids], "bound": "none",
