@@ -35,7 +35,7 @@ class CostmapConfig:
     width: float = 40.0  # [m] extent along the ego y axis
     behind: float = 20.0  # [m] of ``length`` behind the ego
     corridor_half_width: float = 3.5  # [m] drivable distance either side of the route
-    corridor_edge_cost: float = 0.3  # cost at the corridor edge (0 on the route)
+    corridor_edge_cost: float = 0.9  # cost at the corridor edge (0 on the route; < lethal)
     ego_width: float = 1.9  # [m] used to grow obstacles into configuration space
     safety_margin: float = 0.3  # [m] extra growth of obstacles
     inflation_radius: float = 1.5  # [m] soft cost ring beyond the lethal region

@@ -46,12 +46,12 @@ class PlannerNodeConfig:
     grid_planner: str = "astar_numba"
     search_budget_s: float = 0.06  # [s] search time budget per tick (real-time runs only)
     goal_ahead: float = 50.0  # [m] along the route
-    cost_weight: float = 2.0  # weight of cell cost in the search
+    cost_weight: float = 5.0  # weight of cell cost in the search
     resolution: float = 0.2  # [m] costmap cell
     length: float = 80.0  # [m] costmap extent along the ego x axis
     width: float = 40.0  # [m] costmap extent along the ego y axis
     corridor_half_width: float = 3.5  # [m] drivable distance either side of the route
-    corridor_edge_cost: float = 0.3  # cost at the corridor edge (0 on the route): keeps to the route
+    corridor_edge_cost: float = 0.9  # cost at the corridor edge (0 on the route): keeps to the route
     ego_width: float = 1.9  # [m]
     ego_length: float = 4.5  # [m] footprint (hybrid_astar)
     rear_overhang: float = 0.9  # [m] rear bumper to the ego reference point (hybrid_astar)

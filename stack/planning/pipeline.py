@@ -85,7 +85,7 @@ class PlannerConfig:
     smoothing: SmoothingConfig = field(default_factory=SmoothingConfig)
     speed: SpeedProfileConfig = field(default_factory=SpeedProfileConfig)
     goal_ahead: float = 50.0  # [m] along the route from the ego
-    cost_weight: float = 2.0  # weight of cell cost in the grid search
+    cost_weight: float = 5.0  # weight of cell cost in the grid search
     shortcut: bool = True  # straighten the grid path where that costs no more (shortcut.py)
     time_budget: float | None = 0.06  # [s] for the search; None: unlimited
     reanchor_margin: float = 15.0  # [m] (dstar_lite) re-anchor when the ego is this near an edge
