@@ -142,37 +142,42 @@ def route_goal(
         (goal cell, [m] how far it was moved back along the route), or None when no route
         point ahead of the ego lies on the grid.
     """
-    k = route_goal_index(grid, route_xy, ego_xy, ahead)
-    if k is None:
+    _, s, cells, inside = _route_ahead(grid, route_xy, ego_xy)
+    candidates = np.flatnonzero(inside & (s <= ahead))
+    if len(candidates) == 0:
         return None
-    start = int(np.argmin(np.hypot(*(route_xy - ego_xy).T)))
-    cells = world_to_cell(grid, route_xy[start : k + 1])  # (K, 2)
-    h, w = grid.cost.shape
-    inside = (cells[:, 0] >= 0) & (cells[:, 0] < h) & (cells[:, 1] >= 0) & (cells[:, 1] < w)
-    free = inside.copy()
-    free[inside] = np.asarray(grid.cost)[cells[inside, 0], cells[inside, 1]] < grid.lethal
+    k = int(candidates[-1])
+    free = inside[: k + 1].copy()
+    on = cells[: k + 1][free]
+    free[free] = np.asarray(grid.cost)[on[:, 0], on[:, 1]] < grid.lethal
     ok = np.flatnonzero(free)
-    g = start + (int(ok[-1]) if len(ok) else 0)  # nothing free: the ego's own route point
-    moved = float(np.sum(np.hypot(*np.diff(route_xy[g : k + 1], axis=0).T)))
-    i, j = world_to_cell(grid, route_xy[g : g + 1])[0]
-    return (int(i), int(j)), moved
+    g = int(ok[-1]) if len(ok) else 0  # nothing free: the ego's own route point
+    return (int(cells[g, 0]), int(cells[g, 1])), float(s[k] - s[g])
 
 
 def route_goal_index(
     grid: CostGrid, route_xy: np.ndarray, ego_xy: np.ndarray, ahead: float
 ) -> int | None:
     """Index of the route point ``ahead`` metres past the ego (or the last one on the grid)."""
-    d = np.hypot(route_xy[:, 0] - ego_xy[0], route_xy[:, 1] - ego_xy[1])
-    start = int(np.argmin(d))
+    start, s, _, inside = _route_ahead(grid, route_xy, ego_xy)
+    candidates = np.flatnonzero(inside & (s <= ahead))
+    if len(candidates) == 0:
+        return None
+    return start + int(candidates[-1])
+
+
+def _route_ahead(
+    grid: CostGrid, route_xy: np.ndarray, ego_xy: np.ndarray
+) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+    """The route from its point nearest the ego on: (that index, (K,) [m] along it,
+    (K, 2) grid cells, (K,) whether each cell is on the grid)."""
+    start = int(np.argmin(np.hypot(route_xy[:, 0] - ego_xy[0], route_xy[:, 1] - ego_xy[1])))
     seg = np.linalg.norm(np.diff(route_xy[start:], axis=0), axis=1)
     s = np.concatenate([[0.0], np.cumsum(seg)])
     cells = world_to_cell(grid, route_xy[start:])
     h, w = grid.cost.shape
     inside = (cells[:, 0] >= 0) & (cells[:, 0] < h) & (cells[:, 1] >= 0) & (cells[:, 1] < w)
-    candidates = np.flatnonzero(inside & (s <= ahead))
-    if len(candidates) == 0:
-        return None
-    return start + int(candidates[-1])
+    return start, s, cells, inside
 
 
 def plan_step(
