@@ -93,6 +93,12 @@ def register(commands: argparse._SubParsersAction, bench: argparse._SubParsersAc
     t.add_argument(
         "--classes", default="all", help="comma separated: car, pedestrian, cyclist (default: all)"
     )
+    t.add_argument(
+        "--stress",
+        action="store_true",
+        help="choose matcher, min_hits and re-identification on degraded copies of the "
+        "detections too (fewest ID switches; see tune.py)",
+    )
     t.set_defaults(func=_handler("tune_tracking"))
 
     b = bench.add_parser("tracking", help="tracker frames/s vs the AB3DMOT baseline (JSON)")

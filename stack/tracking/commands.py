@@ -197,9 +197,11 @@ def tune_tracking(args: argparse.Namespace) -> int:
         )
         ids = {name: c for c, name in EVAL_NAMES.items()}
         classes = None if args.classes == "all" else tuple(ids[c] for c in args.classes.split(","))
-        report = tune(seqs, args.kitti_root / "label_02", seqmap, classes=classes)
+        report = tune(
+            seqs, args.kitti_root / "label_02", seqmap, classes=classes, stress=args.stress
+        )
     torch.set_num_threads(threads)
-    report = {"split": args.split, "sequences": sorted(names), **report}
+    report = {"split": args.split, "sequences": sorted(names), "stress": args.stress, **report}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1))
     print(
@@ -212,6 +214,11 @@ def tune_tracking(args: argparse.Namespace) -> int:
                         "best": c["best"],
                         "objective": c["best_scores"]["objective"],
                         "default_objective": c["default_scores"]["objective"],
+                        **(
+                            {"stress_ids": c["best_scores"]["stress_ids"]}
+                            if "stress_ids" in c["best_scores"]
+                            else {}
+                        ),
                     }
                     for name, c in report["classes"].items()
                 },

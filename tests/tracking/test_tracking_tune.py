@@ -3,19 +3,30 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import pytest
 
 from drivestack.msgs import ObjectClass
+from drivestack.tracking.kitti_run import load_sequence
 from drivestack.tracking.motion_data import KITTI_TRAIN_SEQUENCES, KITTI_VAL_SEQUENCES
 from drivestack.tracking.tracker_config import TrackerConfig
 from drivestack.tracking.tune import (
+    CLEAN_SLACK,
     ClassGrid,
+    StressLevel,
     candidates,
     default_grids,
+    matcher_candidates,
+    perturb,
+    pick_stressed,
     reid_candidates,
     split_sequences,
     with_class,
 )
+
+PED = int(ObjectClass.PEDESTRIAN)
 
 
 def test_candidates_start_with_current_params_and_cover_the_grid_once() -> None:
@@ -81,3 +92,78 @@ def test_default_tracker_params_lie_on_the_tuning_grid() -> None:
         assert p.reid_gate in g.reid_gates and (p.reid_age in g.reid_ages or p.reid_gate == 0), (
             ObjectClass(c).name
         )
+        if g.matchers:
+            assert p.matcher in g.matchers and p.min_hits in g.min_hits, ObjectClass(c).name
+
+
+def test_matcher_candidates_start_with_current_params_and_cover_the_grid_once() -> None:
+    params = dict(TrackerConfig().classes)[PED]
+    grid = ClassGrid(gates=(), accels=(), matchers=("greedy", "hungarian"), min_hits=(1, 3))
+    cands = matcher_candidates(params, grid)
+    assert cands[0] == params
+    assert len(cands) == len(set(map(repr, cands)))
+    assert {(c.matcher, c.min_hits) for c in cands} == {
+        ("greedy", 1),
+        ("greedy", 3),
+        ("hungarian", 1),
+        ("hungarian", 3),
+    } | {(params.matcher, params.min_hits)}
+    assert all(c.gate == params.gate and c.reid_gate == params.reid_gate for c in cands)
+
+
+def _trial(objective: float, accuracy: float, ids: float) -> dict[str, float]:
+    return {"objective": objective, "stress_accuracy": accuracy, "stress_ids": ids}
+
+
+def test_pick_stressed_wants_fewer_switches_without_losing_accuracy() -> None:
+    incumbent = _trial(40.0, 50.0, 4.0)
+    # Fewer switches but less accurate under stress, or too far below on clean data: refused.
+    assert pick_stressed([incumbent, _trial(45.0, 49.9, 0.0)]) == 0
+    assert pick_stressed([incumbent, _trial(40.0 - CLEAN_SLACK - 0.01, 55.0, 0.0)]) == 0
+    # Within the clean slack and no less accurate: the fewest switches win, then accuracy.
+    trials = [
+        incumbent,
+        _trial(40.0 - CLEAN_SLACK, 50.0, 2.0),
+        _trial(41.0, 52.0, 1.0),
+        _trial(39.8, 53.0, 1.0),
+        _trial(42.0, 60.0, 3.0),
+    ]
+    assert pick_stressed(trials) == 3
+    # Nothing better: the incumbent stays (also on ties, the earliest wins).
+    assert pick_stressed([incumbent, _trial(40.0, 50.0, 4.0)]) == 0
+
+
+@pytest.mark.data
+def test_perturb_degrades_only_the_tuned_class_and_repeats_with_its_seed(data_root: Path) -> None:
+    root = data_root / "kitti_tracking"
+    seq = load_sequence(root, "0017", root / "detections" / "pointrcnn_val")  # a crowded crossing
+    level = StressLevel(sigma=0.2, drop=0.25)
+    (a,), (b,), (c,) = (perturb([seq], PED, level, seed) for seed in (0, 0, 1))
+    assert all(np.array_equal(x, y) for x, y in zip(a.boxes, b.boxes, strict=True))
+    assert not all(
+        np.array_equal(x, y) for x, y in zip(a.boxes, c.boxes, strict=True) if len(x) and len(y)
+    )
+    assert np.array_equal(a.poses, seq.poses) and a.calib is seq.calib
+    (same,) = perturb([seq], PED, StressLevel(0.0, 0.0), 0)
+    assert all(np.array_equal(x, y) for x, y in zip(same.boxes, seq.boxes, strict=True))
+
+    n_ped = kept = 0
+    offsets = []
+    for f in range(len(seq)):
+        ped0 = seq.class_ids[f] == PED
+        ped1 = a.class_ids[f] == PED
+        # Other classes: every detection kept, bit for bit, in order.
+        assert np.array_equal(a.boxes[f][~ped1], seq.boxes[f][~ped0])
+        assert np.array_equal(a.scores[f][~ped1], seq.scores[f][~ped0])
+        n_ped += int(ped0.sum())
+        kept += int(ped1.sum())
+        # Kept pedestrians: only x and y moved. Match each to its source by the untouched fields.
+        for box in a.boxes[f][ped1]:
+            src = seq.boxes[f][ped0]
+            k = int(np.argmin(np.abs(src[:, 2:] - box[2:]).sum(axis=1)))
+            assert np.array_equal(src[k, 2:], box[2:])
+            offsets.append(box[:2] - src[k, :2])
+    assert n_ped > 500
+    assert kept / n_ped == pytest.approx(1.0 - level.drop, abs=0.03)
+    assert np.std(offsets) == pytest.approx(level.sigma, rel=0.1)
+    assert abs(np.mean(offsets)) < 0.02
