@@ -17,7 +17,7 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -292,7 +292,7 @@ def bench(args: argparse.Namespace) -> int:
             "torch_threads": 1,
         },
         "speedup_tcn_vs_baseline": tcn_path["frames_per_s"] / baseline["frames_per_s"],
-        "tracker_config": asdict(base),
+        "tracker_config": base.to_dict(),
     }
     print(json.dumps(out, default=str))
     return 0

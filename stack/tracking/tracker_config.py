@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
 
 import numpy as np
 
@@ -141,6 +142,12 @@ class TrackerConfig:
                 )
         # Per-class parameters as arrays indexed by class slot, built once (the step is hot).
         object.__setattr__(self, "tables", _Tables.build(self))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The configuration as plain JSON values (class names as keys; no derived tables)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.init}
+        out["classes"] = {ObjectClass(c).name.lower(): asdict(p) for c, p in self.classes}
+        return out
 
 
 @dataclass(frozen=True)

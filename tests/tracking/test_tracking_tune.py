@@ -206,3 +206,17 @@ def test_default_pedestrian_association_swaps_fewer_identities_under_stress(
     assert ours["ids_0.25"] * 2 < theirs["ids_0.25"]
     assert ours["samota_0.25"] > theirs["samota_0.25"]
     assert ours["mota_0.25"] > theirs["mota_0.25"]
+
+
+def test_tracker_config_to_dict_is_plain_json_without_derived_tables() -> None:
+    """Regression: ``drive bench tracking`` printed ``asdict(config)``, whose derived
+    ``tables`` (arrays, a cache) filled the JSON with stringified matrices."""
+    import json
+
+    config = TrackerConfig()
+    d = config.to_dict()
+    assert "tables" not in d
+    back = json.loads(json.dumps(d))  # no default=str needed: plain values only
+    assert set(back["classes"]) == {"car", "pedestrian", "cyclist"}
+    assert back["classes"]["pedestrian"]["matcher"] == dict(config.classes)[PED].matcher
+    assert back["tcn_mode"] == config.tcn_mode and back["history"] == config.history
