@@ -204,8 +204,14 @@ def test_sigint_during_realtime_playback_closes_the_recording(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "drivestack.cli.main", "play", str(tmp_path / "a.mcap"),
                              "--rate", "1", "--record", str(out), "-q"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120  # start-up is slow on a loaded machine: wait for the run
-    while not (out.exists() and out.stat().st_size > 0) and time.monotonic() < deadline:
+    # Start-up is slow on a loaded machine: wait until messages are being recorded (the file
+    # exists, with its header, before the nodes are reset and the run starts; the recorder
+    # flushes every message, so a live file reads up to its last one). In one CI run under
+    # load, waiting for the header alone let the whole 10 s play before the signal arrived.
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if out.exists() and next(Recording(out).messages(), None) is not None:
+            break
         time.sleep(0.1)
     time.sleep(2.0)  # about 2 s of the 10 s recording played
     proc.send_signal(signal.SIGINT)
