@@ -62,6 +62,8 @@ class PlannerNodeConfig:
     max_lat_accel: float = 2.0  # [m/s^2]
     max_accel: float = 1.5  # [m/s^2]
     max_decel: float = 3.0  # [m/s^2]
+    curvature_window_min: float = 3.0  # [m] curvature capping the speed: mean over this ...
+    curvature_window_gain: float = 0.0  # [s] ... plus this times the speed (SpeedProfileConfig)
     publish_costmap: bool = True  # also publish the CostGrid (for recording and plots)
 
     def planner_config(self) -> PlannerConfig:
@@ -81,6 +83,8 @@ class PlannerNodeConfig:
             speed=SpeedProfileConfig(
                 speed_limit=self.speed_limit, max_lat_accel=self.max_lat_accel,
                 max_accel=self.max_accel, max_decel=self.max_decel,
+                curvature_window_min=self.curvature_window_min,
+                curvature_window_gain=self.curvature_window_gain,
             ),
             goal_ahead=self.goal_ahead,
             cost_weight=self.cost_weight,

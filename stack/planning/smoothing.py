@@ -24,6 +24,7 @@ from scipy.linalg import solve_banded
 
 from drivestack.msgs import CostGrid
 from drivestack.planning.costmap import world_to_local
+from drivestack.planning.speed_profile import mean_curvature
 
 
 @dataclass(frozen=True)
@@ -120,9 +121,7 @@ def _poses(p: np.ndarray, window: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     dx, dy = np.gradient(p[:, 0], s), np.gradient(p[:, 1], s)
     heading = np.arctan2(dy, dx)
     if window > 0:
-        lo, hi = np.maximum(s - window / 2, 0.0), np.minimum(s + window / 2, s[-1])
-        turn = np.unwrap(heading)
-        curv = (np.interp(hi, s, turn) - np.interp(lo, s, turn)) / (hi - lo)
+        curv = mean_curvature(s, heading, window)
     else:
         ddx, ddy = np.gradient(dx, s), np.gradient(dy, s)
         curv = (dx * ddy - dy * ddx) / np.maximum((dx**2 + dy**2) ** 1.5, 1e-9)

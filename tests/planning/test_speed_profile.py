@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -12,6 +14,7 @@ from drivestack.planning.speed_profile import (
     SpeedProfileConfig,
     arc_length,
     build_trajectory,
+    mean_curvature,
     profile,
     speed_limits,
 )
@@ -37,15 +40,86 @@ def test_speed_profile_never_exceeds_its_limits(n, seed, v0, stop, limit):
     cusps = np.flatnonzero(rng.random(n) < 0.05)
     cfg = SpeedProfileConfig(speed_limit=limit)
     vmax = speed_limits(s, curv, cfg, stop_at=stop, cusps=cusps)
-    v = profile(s, vmax, v0, cfg)
-    assert np.all(v >= 0.0) and np.all(v <= vmax + 1e-9)
+    free = speed_limits(s, curv, replace(cfg, speed_limit=np.inf), stop_at=stop, cusps=cusps)
+    v = profile(s, vmax, v0, cfg, unlimited=free)
+    # Above the speed limit only on the braking curve from a start above it; never above the
+    # other caps (bends, cusps, stops, the end).
+    braking = np.sqrt(np.maximum(v0**2 - 2.0 * cfg.max_decel * s, 0.0))
+    assert np.all(v >= 0.0) and np.all(v <= free + 1e-9)
+    assert np.all(v <= np.maximum(limit, braking) + 1e-9)
     assert v[0] <= v0 + 1e-9
-    assert np.all(v <= limit + 1e-9)
     assert np.all(v * v * np.abs(curv) <= cfg.max_lat_accel + 1e-6)
     acc = np.diff(v**2) / (2.0 * np.diff(s))
     assert np.all(acc <= cfg.max_accel + 1e-6) and np.all(acc >= -cfg.max_decel - 1e-6)
     if stop is not None:
         assert np.all(v[s >= stop] == 0.0)
+
+
+def test_start_above_the_speed_limit_brakes_down_at_max_decel():
+    """Regression: the profile started at the limit, so a car at 17.7 m/s under a 13.9 m/s
+    limit was asked to be at 13.9 at once and the controller braked at 6 m/s^2 (KITTI 0005)."""
+    cfg = SpeedProfileConfig(speed_limit=13.9)
+    free = replace(cfg, speed_limit=np.inf)
+    s = np.linspace(0.0, 80.0, 401)
+    v0 = 17.7
+    straight = np.zeros_like(s)
+    v = profile(s, speed_limits(s, straight, cfg), v0, cfg, speed_limits(s, straight, free))
+    assert v[0] == pytest.approx(v0, abs=1e-9)
+    acc = np.diff(v**2) / (2.0 * np.diff(s))
+    assert np.all(acc >= -cfg.max_decel - 1e-9)
+    reach = (v0**2 - cfg.speed_limit**2) / (2.0 * cfg.max_decel)  # [m] to come down to it
+    np.testing.assert_allclose(v[s < reach], np.sqrt(v0**2 - 2.0 * cfg.max_decel * s[s < reach]))
+    cruise = (s >= reach + 0.2) & (s <= 40.0)  # the end's stop brakes from 47.8 m on
+    assert cruise.sum() > 50 and np.all(v[cruise] == cfg.speed_limit)
+    assert v[-1] == 0.0  # the end still binds (stop_at_end)
+    # A bend binds at once: too fast for it at the start, the profile starts at its cap.
+    curv = np.full_like(s, 0.05)  # [1/m]: cap sqrt(2 / 0.05) = 6.3 m/s
+    v = profile(s, speed_limits(s, curv, cfg), v0, cfg, speed_limits(s, curv, free))
+    assert v[0] == pytest.approx(np.sqrt(cfg.max_lat_accel / 0.05))
+    # Through build_trajectory (what the planner calls): the same braking curve.
+    poses = np.stack([s, np.zeros_like(s), np.zeros_like(s)], axis=1)
+    traj = build_trajectory(poses, straight, ego(v0), cfg)
+    assert traj.speeds[0] == pytest.approx(v0, abs=1e-9)
+    assert np.all(traj.accelerations >= -cfg.max_decel - 1e-6)
+
+
+def test_mean_curvature_is_exact_on_arcs_and_small_across_short_jogs():
+    s = np.linspace(0.0, 30.0, 301)
+    arc = mean_curvature(s, 0.05 * s, 12.0)  # heading of a 20 m-radius arc
+    np.testing.assert_allclose(arc, 0.05, atol=1e-12)
+    # An S-shaped 0.3 m jog over 6 m: heading out and back.
+    jog = 0.3 * np.pi / 6.0 * np.sin(2 * np.pi * np.clip(s - 10.0, 0.0, 6.0) / 6.0)
+    local = mean_curvature(s, jog, 3.0)
+    wide = mean_curvature(s, jog, 12.0)
+    assert np.abs(local).max() > 0.09
+    assert np.abs(wide).max() < 0.35 * np.abs(local).max()
+
+
+def _jog_path() -> tuple[np.ndarray, np.ndarray]:
+    """A straight 60 m path with a 0.3 m sideways jog over 6 m at 10 m; poses and the
+    smoothing's own 3 m mean curvature."""
+    s = np.linspace(0.0, 60.0, 601)
+    y = 0.15 * (1.0 - np.cos(np.pi * np.clip(s - 10.0, 0.0, 6.0) / 6.0))
+    yaw = np.arctan2(np.gradient(y, s), 1.0)
+    return np.stack([s, y, yaw], axis=1), mean_curvature(s, yaw, 3.0)
+
+
+def test_a_speed_dependent_curvature_window_lets_a_fast_car_through_a_small_jog():
+    """The grid path's small jogs (0.2 m cells) cap a car at 13.9 m/s to about 8 m/s through
+    the 3 m curvature window (KITTI 0008: progress 0.67 of the driver's); a window growing
+    with speed does not. The default (gain 0) keeps the 3 m window."""
+    cfg = SpeedProfileConfig(speed_limit=13.9, curvature_window_gain=0.3)
+    poses, curv = _jog_path()
+    fast = build_trajectory(poses, curv, ego(13.9), cfg)
+    assert fast.speeds[: len(fast.speeds) // 3].min() > 12.0  # window 3 + 0.3 x 13.9 = 7.2 m
+    old = build_trajectory(poses, curv, ego(13.9), SpeedProfileConfig(speed_limit=13.9))
+    assert old.speeds[: len(old.speeds) // 3].min() < 9.0  # the 3 m window alone: ~8 m/s
+    # A real bend keeps its cap: a 20 m-radius arc at 13.9 m/s slows to sqrt(2 * 20) m/s.
+    s = np.linspace(0.0, 60.0, 601)
+    arc = np.stack([20 * np.sin(s / 20), 20 * (1 - np.cos(s / 20)), s / 20], axis=1)
+    traj = build_trajectory(arc, np.full_like(s, 0.05), ego(13.9), cfg)
+    mid = (traj.times > 0) & (np.abs(traj.poses[:, 2] - 1.5) < 0.3)
+    assert mid.any() and np.all(traj.speeds[mid] <= np.sqrt(cfg.max_lat_accel / 0.05) + 1e-6)
 
 
 def test_trajectory_is_valid_and_times_match_profile():
