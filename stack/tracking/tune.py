@@ -14,9 +14,8 @@ ties go to fewer ID switches, then to the current default (listed first in its g
 defaults in ``tracker_config.py`` come from ``drive tune tracking --split train``, i.e. from the
 ten KITTI training sequences only; the val sequences stay held out for the accuracy report.
 
-Stress (``--stress``): PointRCNN's detections on the training sequences are nearly perfect (its
-detector saw those frames), so every setting has 0 ID switches there and the split cannot rank
-settings by identity stability. With stress, copies of the tuning sequences are tracked whose
+Stress (``--stress``): on the training sequences PointRCNN's detections give 0 ID switches
+for every setting, so the split cannot rank settings by identity stability. With stress, copies of the tuning sequences are tracked whose
 detections of the tuned class are degraded: Gaussian noise on the BEV centre and detections
 removed at random (:data:`STRESS_LEVELS`, :data:`STRESS_SEEDS` seeds each; :func:`perturb`).
 The association stages (matcher x ``min_hits``, then ``reid_gate`` x ``reid_age``) are then chosen
