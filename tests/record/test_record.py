@@ -201,13 +201,16 @@ def test_play_loop_keeps_time_increasing(tmp_path):
 def test_sigint_during_realtime_playback_closes_the_recording(tmp_path):
     write_recording(tmp_path / "a.mcap", frames=100)  # 10 s of data
     out = tmp_path / "cut.mcap"
+    # Regression (of the test): run as a background job of a non-interactive shell (`.ci/run &`)
+    # pytest inherits SIGINT ignored, and so did the player, which then played all 10 s. The
+    # player gets SIGINT's default disposition, as in a terminal.
     proc = subprocess.Popen([sys.executable, "-m", "drivestack.cli.main", "play", str(tmp_path / "a.mcap"),
                              "--rate", "1", "--record", str(out), "-q"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     # Start-up is slow on a loaded machine: wait until messages are being recorded (the file
     # exists, with its header, before the nodes are reset and the run starts; the recorder
-    # flushes every message, so a live file reads up to its last one). In one CI run under
-    # load, waiting for the header alone let the whole 10 s play before the signal arrived.
+    # flushes every message, so a live file reads up to its last one).
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
         if out.exists() and next(Recording(out).messages(), None) is not None:
