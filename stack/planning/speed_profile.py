@@ -39,7 +39,8 @@ class SpeedProfileConfig:
     # The curvature that caps the speed is its mean over curvature_window_min + gain x speed of
     # path. The car's controller drives a low-passed path (pure pursuit looks 3 m + 0.6 s x
     # speed ahead), not the grid path's small jogs, which at 15 m/s cap the speed at about
-    # 8 m/s through the 3 m window alone (KITTI 0008: 62 % of the plans). Off by default (0):
+    # 8 m/s through the 3 m window alone (KITTI 0008: 62 % of the plans). Off by default (0:
+    # the path's own curvature, e.g. the smoothing's 3 m mean, caps the speed):
     # 0.3 s fixes every progress shortfall of the 21-drive sweep but takes three more drives
     # over 1 m of lateral error and one closer to a car (sim README, "curvature window").
     curvature_window_min: float = 3.0  # [m]
@@ -95,18 +96,14 @@ def profile(
     the controller braked at its hard limit to get there at once (6 m/s^2 on KITTI 0005, where
     the logged car starts at 17.7 m/s under the 13.9 m/s limit).
     """
+    free = vmax if unlimited is None else unlimited
     v = vmax.copy()
+    v[0] = min(max(v0, 0.0), free[0])
     ds = np.diff(s)
-    if unlimited is None:
-        v[0] = min(max(v0, 0.0), vmax[0])
-        for i in range(len(s) - 1):  # forward: acceleration limit
-            v[i + 1] = min(v[i + 1], math.sqrt(v[i] ** 2 + 2.0 * config.max_accel * ds[i]))
-    else:
-        v[0] = min(max(v0, 0.0), unlimited[0])
-        for i in range(len(s) - 1):  # forward: acceleration limit; over the limit, braking
-            slowest = math.sqrt(max(v[i] ** 2 - 2.0 * config.max_decel * ds[i], 0.0))
-            cap = max(v[i + 1], min(slowest, unlimited[i + 1]))
-            v[i + 1] = min(cap, math.sqrt(v[i] ** 2 + 2.0 * config.max_accel * ds[i]))
+    for i in range(len(s) - 1):  # forward: acceleration limit; over the limit, braking
+        slowest = math.sqrt(max(v[i] ** 2 - 2.0 * config.max_decel * ds[i], 0.0))
+        cap = max(v[i + 1], min(slowest, free[i + 1]))
+        v[i + 1] = min(cap, math.sqrt(v[i] ** 2 + 2.0 * config.max_accel * ds[i]))
     for i in range(len(s) - 2, -1, -1):  # backward: deceleration limit
         v[i] = min(v[i], math.sqrt(v[i + 1] ** 2 + 2.0 * config.max_decel * ds[i]))
     return v
@@ -190,7 +187,7 @@ def build_trajectory(
     # as far as the profile goes (the controller brakes it first).
     v0 = max(0.0, ego.speed * float(dirs[0])) if len(dirs) else 0.0
     bend = np.asarray(curvatures, dtype=np.float64)
-    if len(cusps) == 0:  # forward only (a reversing path keeps its own curvature)
+    if config.curvature_window_gain > 0 and len(cusps) == 0:  # forward paths only
         window = config.curvature_window_min + config.curvature_window_gain * v0
         driven = mean_curvature(s, poses[:, 2], window)
         bend = np.where(np.abs(driven) < np.abs(bend), driven, bend)
