@@ -55,9 +55,10 @@ def _default_classes() -> tuple[tuple[int, ClassParams], ...]:
     # process noise ``accel`` come from `drive tune tracking --split train` (grid search on the
     # ten KITTI training sequences only; see tune.py and the README). Pedestrians are matched
     # with the Hungarian method, not AB3DMOT's greedy one: on degraded copies of the training
-    # detections (`drive tune tracking --stress`) greedy matching swaps identities 3.5x as often (min_hits 1).
-    # That run ranks min_hits 2 first; min_hits stays 1 because min_hits 2 loses sAMOTA and
-    # MOTA at IoU 0.25 on val (README, "Pedestrian ID switches": val decided between the two).
+    # detections (`drive tune tracking --stress`) greedy matching swaps identities 3.5x as
+    # often (min_hits 1). That run ranks min_hits 2 first; min_hits stays 1 because min_hits 2
+    # loses sAMOTA and MOTA at IoU 0.25 on val (README, "Pedestrian matcher, chosen under
+    # stress": val decided between the two).
     # The second association stage (reid_gate/reid_age) is off: the train-chosen setting
     # (2 sigma, 10 frames) did not pass the val acceptance check, and under stress it adds
     # switches.

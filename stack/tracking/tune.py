@@ -286,15 +286,21 @@ def tune(
         stages.append(
             ("reid gate x age" + (", stressed" if stress else ""), reid_candidates, stress)
         )
+        # Each stage lists its incumbent first, already scored by the stage before: runs are
+        # deterministic, so scores are kept per (params, stressed) and not recomputed.
+        scored: dict[tuple[ClassParams, bool], dict[str, float]] = {}
         for stage, make, stressed_stage in stages:
             cands = make(best_params, grid)
             first = len(trials)
             for cand in tqdm(cands, desc=f"tune {name} ({stage})", file=sys.stderr, unit="config"):
-                config = with_class(base, class_id, cand)
-                scores = score_class(seqs, config, class_id, gt_dir, seqmap)
-                if stressed_stage:
-                    scores |= score_stressed(stressed, config, class_id, gt_dir, seqmap)
-                trials.append({**_plain(cand), "stage": stage, **scores})
+                key = (cand, stressed_stage)
+                if key not in scored:
+                    config = with_class(base, class_id, cand)
+                    scores = score_class(seqs, config, class_id, gt_dir, seqmap)
+                    if stressed_stage:
+                        scores |= score_stressed(stressed, config, class_id, gt_dir, seqmap)
+                    scored[key] = scores
+                trials.append({**_plain(cand), "stage": stage, **scored[key]})
             if stressed_stage:
                 best = first + pick_stressed(trials[first:])
             else:

@@ -220,3 +220,43 @@ def test_tracker_config_to_dict_is_plain_json_without_derived_tables() -> None:
     assert set(back["classes"]) == {"car", "pedestrian", "cyclist"}
     assert back["classes"]["pedestrian"]["matcher"] == dict(config.classes)[PED].matcher
     assert back["tcn_mode"] == config.tcn_mode and back["history"] == config.history
+
+
+@pytest.mark.data
+def test_stressed_tune_reports_every_stage_and_picks_by_the_rule(
+    data_root: Path, tmp_path: Path
+) -> None:
+    """`tune(stress=True)` end to end on one crowded training sequence with a small grid."""
+    from drivestack.datasets.kitti.tracking import read_seqmap
+    from drivestack.tracking.tune import tune
+
+    root = data_root / "kitti_tracking"
+    (entry,) = [
+        e
+        for e in read_seqmap(root / "splits" / "evaluate_tracking.seqmap.training")
+        if e.sequence == "0017"
+    ]
+    seqmap = tmp_path / "seqmap"
+    seqmap.write_text(f"0017 empty {entry.first_frame:06d} {entry.num_frames:06d}\n")
+    seqs = [load_sequence(root, "0017", root / "detections" / "pointrcnn_val")]
+    ped = dict(TrackerConfig().classes)[PED]
+    grid = ClassGrid(
+        gates=(ped.gate,), accels=(ped.noise.accel,), matchers=("greedy", "hungarian"),
+        min_hits=(ped.min_hits,),
+    )  # fmt: skip
+    report = tune(seqs, root / "label_02", seqmap, grids={PED: grid}, classes=(PED,), stress=True)
+    trials = report["classes"]["pedestrian"]["trials"]
+    stages = [t["stage"] for t in trials]
+    assert stages == [
+        "gate x accel",
+        "matcher x min_hits, stressed",
+        "matcher x min_hits, stressed",
+        "reid gate x age, stressed",
+    ]
+    assert all("stress_ids" in t for t in trials[1:]) and "stress_ids" not in trials[0]
+    # The clean scores of the same parameters agree across stages (deterministic runs).
+    assert trials[0]["objective"] == trials[1]["objective"]
+    second = trials[1:3]
+    pick = second[pick_stressed(second)]
+    assert report["classes"]["pedestrian"]["best"]["matcher"] == pick["matcher"]
+    assert report["classes"]["pedestrian"]["best_scores"] == trials[-1]
