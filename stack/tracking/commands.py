@@ -175,8 +175,13 @@ def tune_tracking(args: argparse.Namespace) -> int:
     from drivestack.datasets.kitti.tracking import read_seqmap
     from drivestack.tracking.kitti_run import load_sequence
     from drivestack.tracking.motion_data import KITTI_TRAIN_SEQUENCES, KITTI_VAL_SEQUENCES
-    from drivestack.tracking.tune import EVAL_NAMES, split_sequences, tune
+    from drivestack.tracking.tune import parse_classes, split_sequences, tune
 
+    try:  # before minutes of loading
+        classes = parse_classes(args.classes)
+    except ValueError as exc:
+        print(f"drive tune tracking: {exc}", file=sys.stderr)
+        return 2
     names = set(split_sequences(args.split, KITTI_TRAIN_SEQUENCES, KITTI_VAL_SEQUENCES))
     full = args.kitti_root / "splits" / "evaluate_tracking.seqmap.training"
     entries = [e for e in read_seqmap(full) if e.sequence in names]
@@ -195,8 +200,6 @@ def tune_tracking(args: argparse.Namespace) -> int:
         seqmap.write_text(
             "".join(f"{e.sequence} empty {e.first_frame:06d} {e.num_frames:06d}\n" for e in entries)
         )
-        ids = {name: c for c, name in EVAL_NAMES.items()}
-        classes = None if args.classes == "all" else tuple(ids[c] for c in args.classes.split(","))
         report = tune(
             seqs, args.kitti_root / "label_02", seqmap, classes=classes, stress=args.stress
         )

@@ -333,6 +333,21 @@ def _ids(trial: dict[str, float]) -> float:
     return sum(trial[f"ids_{t}"] for t in THRESHOLDS)
 
 
+def parse_classes(text: str) -> tuple[int, ...] | None:
+    """Class ids of a ``--classes`` value (``"all"``: None); an unknown name raises ValueError."""
+    if text == "all":
+        return None
+    ids = {name: c for c, name in EVAL_NAMES.items()}
+    names = [n.strip() for n in text.split(",")]
+    unknown = [n for n in names if n not in ids]
+    if unknown:
+        raise ValueError(
+            f"--classes: unknown class {', '.join(map(repr, unknown))} "
+            f"(known: {', '.join(ids)} or all)"
+        )
+    return tuple(ids[n] for n in names)
+
+
 def with_class(config: TrackerConfig, class_id: int, params: ClassParams) -> TrackerConfig:
     """``config`` with the parameters of one class replaced."""
     return replace(

@@ -19,6 +19,7 @@ from drivestack.tracking.tune import (
     candidates,
     default_grids,
     matcher_candidates,
+    parse_classes,
     perturb,
     pick_stressed,
     reid_candidates,
@@ -260,3 +261,18 @@ def test_stressed_tune_reports_every_stage_and_picks_by_the_rule(
     pick = second[pick_stressed(second)]
     assert report["classes"]["pedestrian"]["best"]["matcher"] == pick["matcher"]
     assert report["classes"]["pedestrian"]["best_scores"] == trials[-1]
+
+
+def test_classes_option_names_an_unknown_class_before_any_loading(capsys) -> None:
+    """Regression: a misspelt ``--classes`` raised a bare KeyError after loading every
+    sequence."""
+    from drivestack.cli.main import main
+
+    assert parse_classes("all") is None
+    assert parse_classes("car, pedestrian") == (int(ObjectClass.CAR), PED)
+    with pytest.raises(ValueError, match=r"--classes: unknown class 'pedestrain' \(known: "):
+        parse_classes("car,pedestrain")
+    assert (
+        main(["tune", "tracking", "--classes", "pedestrain", "--kitti-root", "/nonexistent"]) == 2
+    )
+    assert "unknown class 'pedestrain'" in capsys.readouterr().err
