@@ -1,6 +1,6 @@
 """Closed-loop log replay: the simulated ego drives; the log supplies the world around it.
 
-Three nodes turn a log replay into a closed loop (see ``launch/demo.yaml``):
+Three nodes turn a log replay into a closed loop (see ``launch/closed_loop.yaml``):
 
 - ``sim_ego`` integrates the stack's :class:`~drivestack.msgs.ControlCommand` through the
   kinematic bicycle (:mod:`drivestack.sim.vehicle`) from the log's first ego state, and

@@ -81,4 +81,4 @@ NODE_MODULES: tuple[str, ...] = (
 )
 
 NODES: Registry[type] = Registry("node", NODE_MODULES)
-"""Node types by the short name launch files use (``node: kitti_replay``)."""
+"""Node types by the short name launch files use (``node: log_replay``)."""

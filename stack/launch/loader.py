@@ -12,7 +12,7 @@ A launch file (YAML, in ``launch/``)::
     record: {path: out/demo.mcap, topics: all}   # optional; topics: all or a list
     nodes:
       replay:                                    # the node's name
-        node: kitti_tracking_replay              # registered short name
+        node: log_replay                         # registered short name
         params: {sequence: "0001"}               # fields of the node's Config
         outputs: {ego: /ego/state}               # unwired outputs publish on /replay/<key>
         inputs: {}

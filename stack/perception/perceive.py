@@ -1,6 +1,7 @@
 """One perception tick: camera CNN per camera, geometric LiDAR detector, fusion, timed.
 
-:func:`perceive` is what the nodes, ``drive detect`` and ``drive bench perception`` call.
+:func:`perceive` is what ``drive detect`` and ``drive bench perception`` call (the bus nodes in
+:mod:`.nodes` run the same stages one node each).
 """
 
 from __future__ import annotations

@@ -13,11 +13,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from drivestack.cli.main import command_group
+from drivestack.datasets.cli import default_data_root
 
 _HERE = Path(__file__).resolve()
-_DATA = (
-    _HERE.parents[2].parent / "shared" / "data" / "kitti_tracking"
-)  # ../shared/data beside the repo
 DEFAULT_CHECKPOINT = _HERE.parent / "weights" / "motion_tcn.pt"  # = forecaster.DEFAULT_CHECKPOINT
 TRACKER_NAMES = ("ab3dmot", "stack")  # = sorted(registry.TRACKERS)
 TCN_MODES = ("off", "associate", "predict")  # = tracker.TCN_MODES
@@ -34,6 +32,7 @@ def _handler(name: str) -> Callable[[argparse.Namespace], int]:
 
 def register(commands: argparse._SubParsersAction, bench: argparse._SubParsersAction) -> None:
     """Adds ``drive track``, ``drive train motion``, ``drive tune tracking``, ``drive bench tracking``."""
+    kitti = default_data_root() / "kitti_tracking"  # read when the parser is built: honours $DRIVESTACK_DATA
     p = commands.add_parser("track", help="3D multi-object tracking of KITTI detection files")
     p.add_argument(
         "--detections", type=Path, required=True, help="AB3DMOT-format folder (<Class>/<seq>.txt)"
@@ -48,7 +47,7 @@ def register(commands: argparse._SubParsersAction, bench: argparse._SubParsersAc
     what = command_group(commands, "train", "train learned components")
     m = what.add_parser("motion", help="train the motion TCN on KITTI tracking ground truth")
     m.add_argument(
-        "--kitti-root", type=Path, default=_DATA, help="folder with label_02/, calib/, oxts/"
+        "--kitti-root", type=Path, default=kitti, help="folder with label_02/, calib/, oxts/"
     )
     m.add_argument("--out", type=Path, default=DEFAULT_CHECKPOINT, help="checkpoint to write")
     m.add_argument("--epochs", type=int, default=40)
@@ -80,10 +79,10 @@ def register(commands: argparse._SubParsersAction, bench: argparse._SubParsersAc
     t.add_argument(
         "--kitti-root",
         type=Path,
-        default=_DATA,
+        default=kitti,
         help="folder with label_02/, calib/, oxts/, splits/",
     )
-    t.add_argument("--detections", type=Path, default=_DATA / "detections" / "pointrcnn_val")
+    t.add_argument("--detections", type=Path, default=kitti / "detections" / "pointrcnn_val")
     t.add_argument(
         "--out",
         type=Path,
@@ -102,8 +101,8 @@ def register(commands: argparse._SubParsersAction, bench: argparse._SubParsersAc
     t.set_defaults(func=_handler("tune_tracking"))
 
     b = bench.add_parser("tracking", help="tracker frames/s vs the AB3DMOT baseline (JSON)")
-    b.add_argument("--detections", type=Path, default=_DATA / "detections" / "pointrcnn_val")
-    b.add_argument("--seqmap", type=Path, default=_DATA / "splits" / "evaluate_tracking.seqmap.val")
+    b.add_argument("--detections", type=Path, default=kitti / "detections" / "pointrcnn_val")
+    b.add_argument("--seqmap", type=Path, default=kitti / "splits" / "evaluate_tracking.seqmap.val")
     b.add_argument("--repeats", type=int, default=3, help="best of this many runs per tracker")
     _common(b)
     b.set_defaults(func=_handler("bench"))

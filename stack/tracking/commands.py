@@ -30,11 +30,6 @@ from drivestack.tracking.forecaster import MotionForecaster
 from drivestack.tracking.registry import TRACKERS
 from drivestack.tracking.tracker import TrackerConfig
 
-_HERE = Path(__file__).resolve()
-_DATA = (
-    _HERE.parents[2].parent / "shared" / "data" / "kitti_tracking"
-)  # ../shared/data beside the repo
-
 
 def _device(name: str) -> str:
     """``auto`` is CUDA where available, else the CPU."""
