@@ -10,7 +10,7 @@ from drivestack.bus.graph import NodeSpec
 from drivestack.cli.run import add_run_arguments, apply_cli, report, run_launch
 from drivestack.launch import Launch, LaunchError, load_launch
 from drivestack.record.diff import diff_recordings
-from drivestack.record.mcap_io import NotMcapError, Recording
+from drivestack.record.mcap_io import Recording, RecordingError
 from drivestack.record.player import McapPlayer, PlayerConfig
 
 
@@ -105,15 +105,15 @@ def cmd_play(args: argparse.Namespace) -> int:
     first = next(iter(Recording(args.recording).messages()), None)
     start = 0 if first is None else first.log_time_ns + round(args.start * 1e9)
     summary = run_launch(launch, specs, quiet=args.quiet, start_ns=start)
-    if player.truncated:
-        print(f"warning: {player.truncated}", file=sys.stderr)
+    for note in player.notes:
+        print(f"warning: {note}", file=sys.stderr)
     return report(summary, launch, args)
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
     try:
         result = diff_recordings(args.a, args.b, args.topics)
-    except (FileNotFoundError, NotMcapError) as exc:
+    except (FileNotFoundError, RecordingError) as exc:
         print(f"drive diff: {exc}", file=sys.stderr)
         return 2
     for note in result.notes:
