@@ -16,7 +16,7 @@ import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import zstandard
 from mcap.exceptions import McapError
@@ -46,10 +46,22 @@ class NotMcapError(RecordingError):
     """A file given as a recording that is not MCAP at all (not merely cut short)."""
 
 
-_READ_ERRORS = (McapError, struct.error, EOFError, ValueError)
+_READ_ERRORS = (McapError, struct.error, EOFError, ValueError, OverflowError)  # Overflow: a huge length field
 # zstandard raises ZstdError, lz4 raises RuntimeError on a damaged frame.
 _CHUNK_ERRORS = (*_READ_ERRORS, zstandard.ZstdError, RuntimeError)
 _FOOTER_SIZE = 1 + 8 + 8 + 8 + 4  # opcode, length, summary start, summary offset start, crc
+
+
+class _Bounded:
+    """A file whose reads never ask for more than what is left (a damaged length field in a
+    record could otherwise make one read allocate gigabytes)."""
+
+    def __init__(self, f: IO[bytes], size: int):
+        self._f, self._size = f, size
+
+    def read(self, n: int = -1) -> bytes:
+        left = max(0, self._size - self._f.tell())
+        return self._f.read(left if n < 0 else min(n, left))
 
 
 class Recorder:
@@ -193,7 +205,7 @@ class Recording:
             return starts, records
         f.seek(summary_start)
         try:
-            for record in StreamReader(f, skip_magic=True).records:
+            for record in StreamReader(cast(IO[bytes], _Bounded(f, size)), skip_magic=True, record_size_limit=size).records:
                 if isinstance(record, ChunkIndex):
                     starts.append(record.chunk_start_offset)
                 elif isinstance(record, Schema | Channel):
@@ -240,17 +252,21 @@ class Recording:
                 yield RecordedMessage(topic, schema, record.log_time, record.data)
 
         with open(self.path, "rb") as f:
+            size = self.path.stat().st_size  # no record is longer than the file
             chunk_starts, summary_records = self._summary(f)
             for summary_record in summary_records:
                 yield from take(summary_record, -1)
             f.seek(0)
-            reader = StreamReader(f, skip_magic=False, emit_chunks=True)
+            reader = StreamReader(cast(IO[bytes], _Bounded(f, size)), skip_magic=False, emit_chunks=True, record_size_limit=size)
             start = 0
             while True:
                 try:
                     for record in reader.records:
                         if isinstance(record, Chunk):
                             try:
+                                if record.uncompressed_size > max(1 << 20, 1000 * len(record.data)):
+                                    # A damaged size field: do not let zstd allocate it.
+                                    raise ValueError(f"implausible size {record.uncompressed_size}")
                                 inner = breakup_chunk(record, validate_crc=True)
                             except _CHUNK_ERRORS as exc:
                                 self._skip(f"{self.path}: corrupted chunk at byte {start} skipped "
@@ -275,7 +291,7 @@ class Recording:
                                f"({type(exc).__name__}: {exc}); resuming at the next indexed chunk")
                     f.seek(resume)
                     start = resume
-                    reader = StreamReader(f, skip_magic=True, emit_chunks=True)
+                    reader = StreamReader(cast(IO[bytes], _Bounded(f, size)), skip_magic=True, emit_chunks=True, record_size_limit=size)
 
     def _skip(self, note: str) -> None:
         self.skipped.append(note)
