@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
 
 from drivestack.bus.graph import NodeSpec
 from drivestack.cli.run import add_run_arguments, apply_cli, report, run_launch
 from drivestack.launch import Launch, LaunchError, load_launch
 from drivestack.record.diff import diff_recordings
-from drivestack.record.mcap_io import Recording, RecordingError
+from drivestack.record.mcap_io import Recording, RecordingError, RecordingWarning
 from drivestack.record.player import McapPlayer, PlayerConfig
 
 
@@ -78,6 +79,8 @@ def cmd_record(args: argparse.Namespace) -> int:
 
 
 def cmd_play(args: argparse.Namespace) -> int:
+    # What a damaged recording lost is printed once below as a plain warning line.
+    warnings.filterwarnings("ignore", category=RecordingWarning)
     try:
         Recording(args.recording)  # names a missing or non-MCAP file before anything runs
         config = PlayerConfig(
@@ -111,6 +114,8 @@ def cmd_play(args: argparse.Namespace) -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
+    # What a damaged recording lost is printed once below as a plain warning line.
+    warnings.filterwarnings("ignore", category=RecordingWarning)
     try:
         result = diff_recordings(args.a, args.b, args.topics)
     except (FileNotFoundError, RecordingError) as exc:
