@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from drivestack.datasets.convention import invert_transform
-from drivestack.datasets.errors import DataError
+from drivestack.datasets.errors import DataError, read_text
 from drivestack.msgs import CameraCalibration
 
 # Canonical key -> spellings accepted in files, and the number of values.
@@ -187,5 +187,5 @@ def read_calib(path: str | Path) -> KittiCalib:
         CalibError: naming the file and line/key at fault.
     """
     path = Path(path)
-    text = path.read_text()
+    text = read_text(path)
     return calib_from_values(parse_calib_text(text, str(path)), str(path))

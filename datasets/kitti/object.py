@@ -29,7 +29,7 @@ from typing import Literal
 import numpy as np
 
 from drivestack.datasets.convention import KITTI_FRAME_PERIOD_NS, kitti_camera_to_boxes
-from drivestack.datasets.errors import DataError
+from drivestack.datasets.errors import DataError, read_text
 from drivestack.datasets.kitti.calib import read_calib
 from drivestack.datasets.kitti.classes import kitti_class_id
 from drivestack.datasets.kitti.label_file import LabelFileError, ObjectLabels, read_object_labels
@@ -58,7 +58,7 @@ def read_split(path: str | Path) -> list[str]:
     """
     path = Path(path)
     ids = []
-    for lineno, line in enumerate(path.read_text().splitlines(), start=1):
+    for lineno, line in enumerate(read_text(path).splitlines(), start=1):
         token = line.strip()
         if not token:
             continue
@@ -87,7 +87,7 @@ def read_frustum_detections(path: str | Path) -> FrustumDetections2D:
     """
     path = Path(path)
     rows: dict[str, list[list[float]]] = {}
-    for lineno, line in enumerate(path.read_text().splitlines(), start=1):
+    for lineno, line in enumerate(read_text(path).splitlines(), start=1):
         fields = line.split()
         if not fields:
             continue

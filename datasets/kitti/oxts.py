@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from drivestack.datasets.errors import DataError
+from drivestack.datasets.errors import DataError, read_text
 from drivestack.msgs import EgoState
 
 EARTH_RADIUS = 6378137.0  # [m] the devkit's er
@@ -65,7 +65,7 @@ def parse_oxts_lines(text: str, source: str = "<string>") -> np.ndarray:
 def read_oxts(path: str | Path) -> np.ndarray:
     """Reads a tracking oxts file (or one raw-data packet file); returns (N, 30) float64."""
     path = Path(path)
-    return parse_oxts_lines(path.read_text(), str(path))
+    return parse_oxts_lines(read_text(path), str(path))
 
 
 def rotation_rpy(roll: np.ndarray, pitch: np.ndarray, yaw: np.ndarray) -> np.ndarray:

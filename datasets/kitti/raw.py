@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from drivestack.datasets.convention import KITTI_FRAME_PERIOD_NS, NS_PER_S
-from drivestack.datasets.errors import DataError
+from drivestack.datasets.errors import DataError, read_text
 from drivestack.datasets.kitti.calib import CalibError, KittiCalib, parse_calib_text
 from drivestack.datasets.kitti.oxts import oxts_to_ego_states, read_oxts
 from drivestack.datasets.log import Frame, Loader, Log, check_index, check_time_order
@@ -51,7 +51,7 @@ def parse_timestamp_ns(text: str, source: str) -> int:
 def read_timestamps(path: str | Path) -> np.ndarray:
     """(N,) int64 [ns] of a raw ``timestamps.txt`` (errors name file and line)."""
     path = Path(path)
-    lines = [(n, t) for n, t in enumerate(path.read_text().splitlines(), start=1) if t.strip()]
+    lines = [(n, t) for n, t in enumerate(read_text(path).splitlines(), start=1) if t.strip()]
     return np.array([parse_timestamp_ns(t, f"{path}:{n}") for n, t in lines], dtype=np.int64)
 
 
@@ -67,7 +67,7 @@ def read_raw_calib(day_dir: str | Path) -> KittiCalib:
     """
     day_dir = Path(day_dir)
     files = [day_dir / name for name in CALIB_FILES]
-    cam, velo, imu = (parse_calib_text(p.read_text(), str(p)) for p in files)
+    cam, velo, imu = (parse_calib_text(read_text(p), str(p)) for p in files)
 
     def get(values: dict[str, np.ndarray], key: str, size: int, path: Path) -> np.ndarray:
         if key not in values:

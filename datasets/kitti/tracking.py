@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from drivestack.datasets.convention import KITTI_FRAME_PERIOD_NS, kitti_camera_to_boxes
-from drivestack.datasets.errors import DataError
+from drivestack.datasets.errors import DataError, read_text
 from drivestack.datasets.kitti.calib import KittiCalib
 from drivestack.datasets.kitti.classes import kitti_class_id
 from drivestack.datasets.text_table import check_integral, parse_numeric_table
@@ -58,7 +58,7 @@ def read_seqmap(path: str | Path) -> list[SeqmapEntry]:
     """
     path = Path(path)
     entries = []
-    for lineno, line in enumerate(path.read_text().splitlines(), start=1):
+    for lineno, line in enumerate(read_text(path).splitlines(), start=1):
         fields = line.split()
         if not fields:
             continue
@@ -186,7 +186,7 @@ def read_ab3dmot_sequence(detection_dir: str | Path, sequence: str) -> TrackingD
     """
     parts = []
     for class_id, path in _class_folders(Path(detection_dir), sequence):
-        dets = parse_ab3dmot_detections(path.read_text(), str(path))
+        dets = parse_ab3dmot_detections(read_text(path), str(path))
         wrong = np.flatnonzero(dets.class_ids != int(class_id))
         if len(wrong):
             raise DataError(
@@ -205,7 +205,7 @@ def read_ab3dmot_sequence(detection_dir: str | Path, sequence: str) -> TrackingD
 def read_rrc_sequence(detection_dir: str | Path, sequence: str) -> TrackingDetections2D:
     """All classes' RRC detections of a sequence (``<dir>/<Class>/<seq>.txt``), by frame."""
     parts = [
-        parse_rrc_detections(path.read_text(), str(path), class_id)
+        parse_rrc_detections(read_text(path), str(path), class_id)
         for class_id, path in _class_folders(Path(detection_dir), sequence)
     ]
     merged = {

@@ -122,6 +122,8 @@ def load_launch(
         text = path.read_text()
     except OSError as exc:
         raise LaunchError(f"{path}: cannot read launch file: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise LaunchError(f"{path}: byte {exc.start}: not UTF-8 text ({exc.reason})") from None
     try:
         doc = yaml.load(text, Loader=_Loader)  # noqa: S506 - SafeLoader subclass
     except yaml.YAMLError as exc:

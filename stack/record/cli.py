@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
 
 from drivestack.bus.graph import NodeSpec
 from drivestack.cli.run import add_run_arguments, apply_cli, report, run_launch
 from drivestack.launch import Launch, LaunchError, load_launch
 from drivestack.record.diff import diff_recordings
-from drivestack.record.mcap_io import NotMcapError, Recording
+from drivestack.record.mcap_io import Recording, RecordingError, RecordingWarning
 from drivestack.record.player import McapPlayer, PlayerConfig
 
 
@@ -78,6 +79,8 @@ def cmd_record(args: argparse.Namespace) -> int:
 
 
 def cmd_play(args: argparse.Namespace) -> int:
+    # What a damaged recording lost is printed once below as a plain warning line.
+    warnings.filterwarnings("ignore", category=RecordingWarning)
     try:
         Recording(args.recording)  # names a missing or non-MCAP file before anything runs
         config = PlayerConfig(
@@ -105,15 +108,17 @@ def cmd_play(args: argparse.Namespace) -> int:
     first = next(iter(Recording(args.recording).messages()), None)
     start = 0 if first is None else first.log_time_ns + round(args.start * 1e9)
     summary = run_launch(launch, specs, quiet=args.quiet, start_ns=start)
-    if player.truncated:
-        print(f"warning: {player.truncated}", file=sys.stderr)
+    for note in player.notes:
+        print(f"warning: {note}", file=sys.stderr)
     return report(summary, launch, args)
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
+    # What a damaged recording lost is printed once below as a plain warning line.
+    warnings.filterwarnings("ignore", category=RecordingWarning)
     try:
         result = diff_recordings(args.a, args.b, args.topics)
-    except (FileNotFoundError, NotMcapError) as exc:
+    except (FileNotFoundError, RecordingError) as exc:
         print(f"drive diff: {exc}", file=sys.stderr)
         return 2
     for note in result.notes:

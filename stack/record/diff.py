@@ -67,7 +67,7 @@ def diff_recordings(a: str | Path, b: str | Path, topics: Iterable[str] | None =
     ra, rb = Recording(a), Recording(b)
     by_topic_a = _group(ra.messages(topics))
     by_topic_b = _group(rb.messages(topics))
-    notes = tuple(n for n in (ra.truncated, rb.truncated) if n)
+    notes = tuple(ra.notes + rb.notes)
     found: list[Divergence] = []
     compared = 0
     for topic in sorted(by_topic_a.keys() | by_topic_b.keys()):

@@ -70,6 +70,7 @@ class McapPlayer(Node):
         self._iter = self._pass()
         self._next: RecordedMessage | None = next(self._iter, None)
         self.truncated: str | None = None
+        self.notes: list[str] = []  # what the recording lost: corrupted chunks, early end
 
     def _pass(self) -> Iterator[RecordedMessage]:
         topics = self.config.topics or None
@@ -81,6 +82,7 @@ class McapPlayer(Node):
     def next_wakeup(self, now_ns: int, period_ns: int | None) -> int | None:
         if self._next is None:
             self.truncated = self._recording.truncated
+            self.notes = self._recording.notes
             if not self.config.loop:
                 return None
             last = now_ns - self._offset
