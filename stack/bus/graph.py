@@ -113,13 +113,13 @@ def resolve_topics(
             publisher.setdefault(topic, f"node {spec.name!r}")
     for spec in specs:
         ins, _ = spec.ports()
-        for key, port in ins.items():
+        for key, in_port in ins.items():
             wired = spec.inputs.get(key)
             if wired is None:
-                if port.required:
+                if in_port.required:
                     raise WiringError(
                         spec.name, f"inputs.{key}",
-                        f"required input ({port.type.__name__}) is not connected",
+                        f"required input ({in_port.type.__name__}) is not connected",
                     )
                 continue
             topic = wired
@@ -128,11 +128,11 @@ def resolve_topics(
                 raise WiringError(
                     spec.name, f"inputs.{key}", f"nobody publishes topic {topic!r}"
                 )
-            if not issubclass(have, port.type):
+            if not issubclass(have, in_port.type):
                 raise WiringError(
                     spec.name,
                     f"inputs.{key}",
-                    f"expects {port.type.__name__} but {topic!r} carries {have.__name__} "
+                    f"expects {in_port.type.__name__} but {topic!r} carries {have.__name__} "
                     f"(from {publisher[topic]})",
                 )
     return topics

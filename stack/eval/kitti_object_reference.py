@@ -142,7 +142,7 @@ def reference_precision(
         for g, d, c in zip(gt, det, cleaned, strict=True)
         for s in _statistics(g, d, c[0], c[1], c[2], metric, thr, False)[3]
     ]
-    thresholds = get_thresholds(np.array(v), n_gt, cfg.n_sample_pts) if n_gt else []
+    thresholds = get_thresholds(np.array(v), n_gt, cfg.n_sample_pts) if n_gt else np.zeros(0)
     precision = np.zeros(cfg.n_sample_pts)
     for t, score_thr in enumerate(thresholds):
         tp = fp = 0

@@ -70,7 +70,7 @@ def astar(
 
     gi, gj = goal[0] + 1, goal[1] + 1
     ii, jj = np.mgrid[0 : h_rows + 2, 0 : w_cols + 2]  # (H+2, W+2) each
-    heur = octile(ii - gi, jj - gj).ravel().tolist()
+    heur = np.asarray(octile(ii - gi, jj - gj)).ravel().tolist()  # (H+2)*(W+2) [cells]
 
     n = (h_rows + 2) * wp
     s = (start[0] + 1) * wp + start[1] + 1

@@ -114,7 +114,7 @@ def astar_csgraph(
     mult = padded_multipliers(cost, lethal, cost_weight)  # (H+2, W+2)
     di = np.arange(rows)[:, None] - (goal[0] + 1)  # (H+2, 1)
     dj = np.arange(cols)[None, :] - (goal[1] + 1)  # (1, W+2)
-    heur = octile(di, dj)  # (H+2, W+2) by broadcasting
+    heur = np.asarray(octile(di, dj))  # (H+2, W+2) by broadcasting
     graph = build_graph(mult, heur)
     s = (start[0] + 1) * cols + start[1] + 1
     t = (goal[0] + 1) * cols + goal[1] + 1

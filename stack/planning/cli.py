@@ -29,9 +29,12 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path as FilePath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:  # the planners import numba lazily, in the handler
+    from drivestack.planning.base import GridPlanResult
 
 # Planner modules (scipy.sparse, scipy.ndimage) are imported inside the handlers: every
 # `drive` command imports this module, and none but these should pay for them.
@@ -101,7 +104,9 @@ def _grid_workload(name: str, grid: np.ndarray, repeats: int, textbook: bool) ->
     n = grid.shape[0]
     start, goal = (0, 0), (n - 1, n - 1)
     out: dict[str, Any] = {"grid": f"{n}x{n}", "obstacle_fraction": round(float(grid.mean()), 4)}
-    planners = {"astar_numba": astar_numba, "astar_csgraph": astar_csgraph, "astar": astar}
+    planners: dict[str, Callable[..., GridPlanResult]] = {
+        "astar_numba": astar_numba, "astar_csgraph": astar_csgraph, "astar": astar,
+    }
     if textbook:
         planners["astar_textbook"] = astar_textbook
     costs = []

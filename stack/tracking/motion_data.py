@@ -220,6 +220,12 @@ def kitti_tracks(kitti_root: Path, sequences: tuple[str, ...]) -> list[Track]:
             raise FileNotFoundError(
                 f"{kitti_root}: sequence {seq} lacks {sorted(missing)} (label_02/, oxts/)"
             )
-        frames = ((f.index, f.load("annotations"), f.load("ego")) for f in log)
+        frames = []
+        for f in log:
+            annotations, ego = f.load("annotations"), f.load("ego")
+            if not isinstance(annotations, TrackedObjects) or not isinstance(ego, EgoState):
+                raise TypeError(f"{kitti_root}: sequence {seq} frame {f.index}: "
+                                "annotations/ego are not TrackedObjects/EgoState")
+            frames.append((f.index, annotations, ego))
         tracks.extend(tracks_from_annotations(log.name, frames))
     return tracks
