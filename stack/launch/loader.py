@@ -67,6 +67,9 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> _LineDict:
     out.key_lines = {}
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
+        if not isinstance(key, str | int | float | bool) and key is not None:
+            # A mapping or list as a key (``? {a: 1}``): YAML allows it, a launch file never has it.
+            raise LaunchError(f"{loader.name}:{key_node.start_mark.line + 1}: a key must be a plain scalar")
         if key in out:
             raise LaunchError(f"{loader.name}:{key_node.start_mark.line + 1}: duplicate key {key!r}")
         out[key] = loader.construct_object(value_node, deep=True)
@@ -125,7 +128,12 @@ def load_launch(
     except UnicodeDecodeError as exc:
         raise LaunchError(f"{path}: byte {exc.start}: not UTF-8 text ({exc.reason})") from None
     try:
-        doc = yaml.load(text, Loader=_Loader)  # noqa: S506 - SafeLoader subclass
+        loader = _Loader(text)  # SafeLoader subclass; named so its errors name the file
+        loader.name = str(path)
+        try:
+            doc = loader.get_single_data()
+        finally:
+            loader.dispose()
     except yaml.YAMLError as exc:
         raise LaunchError(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(doc, _LineDict):
