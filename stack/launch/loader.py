@@ -199,6 +199,9 @@ def _build(doc: _LineDict, path: Path, registry: Registry[type]) -> Launch:
         if not isinstance(rec, _LineDict) or "path" not in rec:
             raise _err(path, line("record", 0), "record needs a mapping with 'path' (and optional 'topics')")
         _check_keys(rec, RECORD_KEYS, path, "record: ")
+        if not isinstance(rec["path"], str) or not rec["path"]:
+            raise _err(path, rec.key_lines.get("path", line("record", 0)),
+                       f"record.path must be a file name, got {rec['path']!r}")
         launch.record_path = Path(rec["path"])
         topics = rec.get("topics", "all")
         if topics != "all":
