@@ -67,6 +67,9 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> _LineDict:
     out.key_lines = {}
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
+        if not isinstance(key, str | int | float | bool) and key is not None:
+            # A mapping or list as a key (``? {a: 1}``): YAML allows it, a launch file never has it.
+            raise LaunchError(f"{loader.name}:{key_node.start_mark.line + 1}: a key must be a plain scalar")
         if key in out:
             raise LaunchError(f"{loader.name}:{key_node.start_mark.line + 1}: duplicate key {key!r}")
         out[key] = loader.construct_object(value_node, deep=True)
@@ -125,7 +128,12 @@ def load_launch(
     except UnicodeDecodeError as exc:
         raise LaunchError(f"{path}: byte {exc.start}: not UTF-8 text ({exc.reason})") from None
     try:
-        doc = yaml.load(text, Loader=_Loader)  # noqa: S506 - SafeLoader subclass
+        loader = _Loader(text)  # SafeLoader subclass; named so its errors name the file
+        loader.name = str(path)
+        try:
+            doc = loader.get_single_data()
+        finally:
+            loader.dispose()
     except yaml.YAMLError as exc:
         raise LaunchError(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(doc, _LineDict):
@@ -191,6 +199,9 @@ def _build(doc: _LineDict, path: Path, registry: Registry[type]) -> Launch:
         if not isinstance(rec, _LineDict) or "path" not in rec:
             raise _err(path, line("record", 0), "record needs a mapping with 'path' (and optional 'topics')")
         _check_keys(rec, RECORD_KEYS, path, "record: ")
+        if not isinstance(rec["path"], str) or not rec["path"]:
+            raise _err(path, rec.key_lines.get("path", line("record", 0)),
+                       f"record.path must be a file name, got {rec['path']!r}")
         launch.record_path = Path(rec["path"])
         topics = rec.get("topics", "all")
         if topics != "all":

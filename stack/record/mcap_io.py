@@ -212,7 +212,8 @@ class Recording:
                     records.append(record)
         except _READ_ERRORS:
             pass  # a damaged summary: what was read before the damage is still right
-        return sorted(starts), records
+        # A damaged index can point anywhere: only offsets inside the file are resumable.
+        return sorted(c for c in starts if len(MCAP_MAGIC) <= c < size), records
 
     def _read(self) -> Iterator[RecordedMessage | tuple[str, str]]:
         """Channels as ``(topic, type name)`` where declared, and messages, in file order.

@@ -40,3 +40,17 @@ def test_mcap_record_with_a_huge_length_field_ends_the_read_without_allocating_i
     rec = Recording(path)
     assert list(rec.messages()) == []
     assert rec.truncated and str(path) in rec.truncated and "ends early at byte" in rec.truncated
+
+
+def test_launch_mapping_used_as_a_key_is_a_launch_error(tmp_path: Path) -> None:
+    path = tmp_path / "demo.yaml"
+    path.write_text("? {a: 1}\n: x\n")  # found by the launch fuzzer: was TypeError (unhashable)
+    with pytest.raises(LaunchError, match="a key must be a plain scalar"):
+        load_launch(path)
+
+
+def test_launch_record_path_null_is_a_launch_error(tmp_path: Path) -> None:
+    path = tmp_path / "demo.yaml"
+    path.write_text("record:\n  path:\nnodes: {}\n")  # found by the launch fuzzer: was TypeError
+    with pytest.raises(LaunchError, match=f"{path}.*record.path must be a file name"):
+        load_launch(path)
