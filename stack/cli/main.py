@@ -12,6 +12,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from drivestack.launch.commands import command_group  # noqa: F401 (re-exported)
+
 # One explicit list: adding an area means adding its module here.
 CLI_MODULES: tuple[str, ...] = (
     "drivestack.cli.run",
@@ -24,17 +26,6 @@ CLI_MODULES: tuple[str, ...] = (
     "drivestack.perception.cli",
     "drivestack.sim.cli",
 )
-
-
-def command_group(commands: argparse._SubParsersAction, name: str, help: str) -> argparse._SubParsersAction:
-    """The sub-commands of ``drive NAME`` (``drive train motion``, ``drive train lidar-det``),
-    created by the first area that asks and shared with the others."""
-    parser = commands.choices.get(name)
-    if parser is None:
-        parser = commands.add_parser(name, help=help, description=help)
-        group = parser.add_subparsers(dest=f"{name}_what", metavar="WHAT")
-        parser.set_defaults(func=lambda args: _missing(parser), _group=group)
-    return parser.get_default("_group")
 
 
 def build_parser() -> argparse.ArgumentParser:

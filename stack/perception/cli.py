@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from drivestack.cli.main import command_group
+from drivestack.launch.commands import command_group
 
 TRAIN_STEPS = 400  # = pointpillars_train.TrainConfig.steps
 PRESET_NAMES = ("kitti", "small")  # = sorted(pointpillars_train.PRESETS)

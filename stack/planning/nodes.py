@@ -162,7 +162,7 @@ def _latest(inputs: Inputs, key: str, kind: type) -> object | None:
 class LogRouteConfig:
     """Which log's ego path becomes the route."""
 
-    dataset: str = "kitti_tracking"  # a reader of drivestack.sim.replay.LOG_READERS
+    dataset: str = "kitti_tracking"  # a reader of drivestack.datasets.readers.LOG_READERS
     root: str = ""  # "" = the sample shipped with drivestack
     sequence: str = "0006"
 
@@ -175,7 +175,7 @@ class LogRoute(Node):
     outputs = {"route": Out(Path, topic="/planning/route")}
 
     def reset(self, seed: int) -> None:
-        from drivestack.sim.replay import ReplayConfig, open_log
+        from drivestack.datasets.readers import ReplayConfig, open_log
 
         log = open_log(ReplayConfig(dataset=self.config.dataset, root=self.config.root,
                                     sequence=self.config.sequence, detections=""))  # fmt: skip

@@ -8,8 +8,9 @@ import warnings
 from pathlib import Path
 
 from drivestack.bus.graph import NodeSpec
-from drivestack.cli.run import add_run_arguments, apply_cli, report, run_launch
+from drivestack.cli.run import add_run_arguments, apply_cli, report
 from drivestack.launch import Launch, LaunchError, load_launch
+from drivestack.launch.run import run_launch
 from drivestack.record.diff import diff_recordings
 from drivestack.record.mcap_io import Recording, RecordingError, RecordingWarning
 from drivestack.record.player import McapPlayer, PlayerConfig

@@ -12,8 +12,8 @@ import importlib
 from collections.abc import Callable
 from pathlib import Path
 
-from drivestack.cli.main import command_group
 from drivestack.datasets.cli import default_data_root
+from drivestack.launch.commands import command_group
 
 _HERE = Path(__file__).resolve()
 DEFAULT_CHECKPOINT = _HERE.parent / "weights" / "motion_tcn.pt"  # = forecaster.DEFAULT_CHECKPOINT
