@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from drivestack.cli.run import add_run_arguments, apply_cli
 from drivestack.launch import LaunchError, load_launch
 from drivestack.launch.run import run_launch
+from drivestack.launch.run_cli import add_run_arguments, apply_cli
 from drivestack.msgs import EgoState, Message, ScenarioMetrics, TrackedObjects
 from drivestack.msgs import Path as RoutePath
 

@@ -8,9 +8,9 @@ import warnings
 from pathlib import Path
 
 from drivestack.bus.graph import NodeSpec
-from drivestack.cli.run import add_run_arguments, apply_cli, report
 from drivestack.launch import Launch, LaunchError, load_launch
 from drivestack.launch.run import run_launch
+from drivestack.launch.run_cli import add_run_arguments, apply_cli, report
 from drivestack.record.diff import diff_recordings
 from drivestack.record.mcap_io import Recording, RecordingError, RecordingWarning
 from drivestack.record.player import McapPlayer, PlayerConfig
@@ -74,7 +74,7 @@ def cmd_record(args: argparse.Namespace) -> int:
         if launch.record_path is None:
             print("drive record: give --record OUT.mcap (the launch file has no record.path)", file=sys.stderr)
             return 2
-    from drivestack.cli.run import cmd_run
+    from drivestack.launch.run_cli import cmd_run
 
     return cmd_run(args)
 
