@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 from drivestack.bus.graph import NodeSpec
@@ -79,9 +81,22 @@ def cmd_record(args: argparse.Namespace) -> int:
     return cmd_run(args)
 
 
+def _losses_as_notes(cmd: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Runs ``cmd`` with RecordingWarnings silenced: what a damaged recording lost is printed
+    once by the command as a plain ``warning:`` line. The filter ends with the command (a
+    process-wide filter would also silence later in-process callers)."""
+
+    @functools.wraps(cmd)
+    def run(args: argparse.Namespace) -> int:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RecordingWarning)
+            return cmd(args)
+
+    return run
+
+
+@_losses_as_notes
 def cmd_play(args: argparse.Namespace) -> int:
-    # What a damaged recording lost is printed once below as a plain warning line.
-    warnings.filterwarnings("ignore", category=RecordingWarning)
     try:
         Recording(args.recording)  # names a missing or non-MCAP file before anything runs
         config = PlayerConfig(
@@ -114,9 +129,8 @@ def cmd_play(args: argparse.Namespace) -> int:
     return report(summary, launch, args)
 
 
+@_losses_as_notes
 def cmd_diff(args: argparse.Namespace) -> int:
-    # What a damaged recording lost is printed once below as a plain warning line.
-    warnings.filterwarnings("ignore", category=RecordingWarning)
     try:
         result = diff_recordings(args.a, args.b, args.topics)
     except (FileNotFoundError, RecordingError) as exc:
