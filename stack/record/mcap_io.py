@@ -189,11 +189,11 @@ class Recording:
         """Topic -> message type name, from the channel records (read through the file)."""
         return {c[0]: c[1] for c in self._read() if isinstance(c, tuple)}
 
-    def _summary(self, f: IO[bytes]) -> tuple[list[int], list[Schema | Channel]]:
-        """Chunk start offsets and schema/channel records from the summary section, if intact."""
+    def _summary(self, f: IO[bytes], size: int) -> tuple[list[int], list[Schema | Channel]]:
+        """Chunk start offsets and schema/channel records from the summary section of the
+        ``size``-byte file ``f``, if intact."""
         starts: list[int] = []
         records: list[Schema | Channel] = []
-        size = self.path.stat().st_size
         if size < len(MCAP_MAGIC) * 2 + _FOOTER_SIZE:
             return starts, records
         f.seek(size - len(MCAP_MAGIC) - _FOOTER_SIZE)
@@ -254,7 +254,7 @@ class Recording:
 
         with open(self.path, "rb") as f:
             size = self.path.stat().st_size  # no record is longer than the file
-            chunk_starts, summary_records = self._summary(f)
+            chunk_starts, summary_records = self._summary(f, size)
             for summary_record in summary_records:
                 yield from take(summary_record, -1)
             f.seek(0)
