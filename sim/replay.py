@@ -21,6 +21,7 @@ class LogReplay(Node):
     """Publishes each frame's messages at the frame's stamp; outputs are the log's streams."""
 
     Config = ReplayConfig
+    config: ReplayConfig
 
     @classmethod
     def ports(cls, config: ReplayConfig) -> tuple[Mapping[str, In], Mapping[str, Out]]:

@@ -95,7 +95,7 @@ class KittiTrackingLog(Log):
         oxts_path = self.root / "oxts" / f"{sequence}.txt"
         oxts = read_oxts(oxts_path) if oxts_path.is_file() else None
         self._num_frames = self._count_frames(oxts)
-        stamps = frame_stamp_ns(np.arange(self._num_frames))
+        stamps = np.asarray(frame_stamp_ns(np.arange(self._num_frames)))
         self._stamps = [int(s) for s in stamps]
         self._ego: list[EgoState] | None = None
         if oxts is not None:

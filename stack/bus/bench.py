@@ -39,6 +39,7 @@ class _SourceConfig:
 
 class _Source(Node):
     Config = _SourceConfig
+    config: _SourceConfig
     outputs = {"out": Out(ControlCommand)}
 
     def reset(self, seed: int) -> None:
@@ -76,6 +77,7 @@ class _CloudConfig:
 
 class _CloudSource(Node):
     Config = _CloudConfig
+    config: _CloudConfig
     outputs = {"out": Out(PointCloud)}
     rate_hz = 10.0
 

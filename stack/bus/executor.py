@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from drivestack.bus.bus import Bus, Subscription, Topic, TopicStats
+from drivestack.bus.bus import Bus, LockedSubscription, Subscription, Topic, TopicStats
 from drivestack.bus.graph import NodeSpec, resolve_topics
 from drivestack.bus.node import Inputs
 from drivestack.msgs import Message
@@ -178,11 +178,11 @@ class Executor(ABC):
             w = _Wired(spec, validate)
             ins, outs = spec.ports()
             for key, port in ins.items():
-                topic = spec.inputs.get(key)
+                in_topic = spec.inputs.get(key)
                 w.last[key] = None
-                if topic is not None:
+                if in_topic is not None:
                     notify = self._trigger_hook(index) if port.trigger else None
-                    w.subs[key] = self.bus.subscribe(topic, port.depth, port.overflow, notify)
+                    w.subs[key] = self.bus.subscribe(in_topic, port.depth, port.overflow, notify)
             for key in outs:
                 w.out_topics[key] = self.bus.topics[spec.output_topic(key)]
             w.sub_items = tuple(w.subs.items())
@@ -230,6 +230,7 @@ class Executor(ABC):
                     msgs = sub.buf
                     sub.buf = []
                 else:
+                    assert isinstance(sub, LockedSubscription)  # a lock means a locked queue
                     msgs = sub.take_locked()
                 lat = sub.latencies
                 for m in msgs:

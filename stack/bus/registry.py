@@ -6,6 +6,8 @@ import importlib
 from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
+from drivestack.bus.node import Node
+
 T = TypeVar("T")
 
 
@@ -80,5 +82,5 @@ NODE_MODULES: tuple[str, ...] = (
     "drivestack.tracking.node",
 )
 
-NODES: Registry[type] = Registry("node", NODE_MODULES)
+NODES: Registry[type[Node]] = Registry("node", NODE_MODULES)
 """Node types by the short name launch files use (``node: log_replay``)."""

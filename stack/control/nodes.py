@@ -54,6 +54,7 @@ class ControllerNode(Node):
     """Tracks the newest trajectory; brakes when there is none usable."""
 
     Config = ControllerNodeConfig
+    config: ControllerNodeConfig
     inputs = {"ego": In(EgoState), "trajectory": In(Trajectory)}
     outputs = {"command": Out(ControlCommand)}
     rate_hz = 20.0
@@ -72,12 +73,11 @@ class ControllerNode(Node):
         if not isinstance(ego, EgoState):
             return None
         traj = inputs.last("trajectory")
-        usable = (
+        if not (
             isinstance(traj, Trajectory)
             and traj.frame_id == ego.frame_id
             and (now_ns - traj.stamp_ns) / 1e9 <= self.config.max_trajectory_age_s
-        )
-        if not usable:
+        ):
             traj = _hold(ego, now_ns)
         command, self._state = track(ego, traj, self._state, now_ns, self._tracker_config)
         return {"command": command}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -23,7 +24,7 @@ def concat_labels(labels: Sequence[ObjectLabels], path: str = "<concatenated>") 
     """Rows of several label sets in one (score kept only if every non-empty part has one)."""
     if not labels:
         return _empty(path)
-    fields: dict[str, object] = {"path": path}
+    fields: dict[str, Any] = {"path": path}  # ObjectLabels fields by name, one type each
     for name, value in labels[0].__dict__.items():
         if name == "path":
             continue

@@ -36,6 +36,7 @@ import yaml
 from drivestack.bus.deterministic import DeterministicExecutor
 from drivestack.bus.executor import Executor
 from drivestack.bus.graph import NodeSpec, WiringError, resolve_topics
+from drivestack.bus.node import Node
 from drivestack.bus.realtime import RealtimeExecutor
 from drivestack.bus.registry import NODES, Registry
 from drivestack.launch.params import ConfigError, build_config, coerce
@@ -107,7 +108,7 @@ class Launch:
 def load_launch(
     path: str | Path,
     overrides: Sequence[str] = (),
-    registry: Registry[type] = NODES,
+    registry: Registry[type[Node]] = NODES,
 ) -> Launch:
     """Reads, validates and instantiates a launch file.
 
@@ -176,7 +177,7 @@ def _apply_overrides(doc: _LineDict, overrides: Sequence[str], path: Path) -> No
         params.key_lines.setdefault(param, 0)
 
 
-def _build(doc: _LineDict, path: Path, registry: Registry[type]) -> Launch:
+def _build(doc: _LineDict, path: Path, registry: Registry[type[Node]]) -> Launch:
     _check_keys(doc, TOP_KEYS, path, "")
     line = doc.key_lines.get
     launch = Launch(path=path, specs=[])
@@ -223,7 +224,7 @@ def _build(doc: _LineDict, path: Path, registry: Registry[type]) -> Launch:
     return launch
 
 
-def _build_node(name: str, entry: Any, line: int, path: Path, registry: Registry[type]) -> NodeSpec:
+def _build_node(name: str, entry: Any, line: int, path: Path, registry: Registry[type[Node]]) -> NodeSpec:
     where = f"node {name!r}: "
     if not isinstance(entry, _LineDict):
         raise _err(path, line, f"{where}expected a mapping with at least 'node'")

@@ -43,6 +43,7 @@ class McapPlayer(Node):
     """
 
     Config = PlayerConfig
+    config: PlayerConfig
 
     @classmethod
     def ports(cls, config: PlayerConfig) -> tuple[Mapping[str, In], Mapping[str, Out]]:

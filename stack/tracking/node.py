@@ -68,6 +68,7 @@ class TrackerNode(Node):
     """3D multi-object tracker node. Inherited, see base class."""
 
     Config = TrackerNodeConfig
+    config: TrackerNodeConfig
     inputs = {"detections": In(Detections3D, trigger=True, depth=4), "ego": In(EgoState, depth=4)}
     outputs = {"tracks": Out(TrackedObjects), "forecasts": Out(ObjectForecasts)}
 

@@ -21,7 +21,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -194,7 +194,7 @@ def train(
                 avg.update_parameters(model)
             run += float(loss.detach()) * len(idx)
             seen += len(idx)
-        net = model if avg is None else avg.module  # the weights that would ship
+        net = model if avg is None else cast(MotionTCN, avg.module)  # the weights that would ship
         hold = evaluate(net, ho, device)
         val = (
             evaluate(net, va, device)
