@@ -33,7 +33,8 @@ from drivestack.datasets.convention import box_corners, project_to_image, transf
 from drivestack.datasets.kitti.classes import kitti_class_id
 from drivestack.datasets.kitti.label_file import read_object_labels
 from drivestack.datasets.nuscenes.log import NuScenesConfig, NuScenesLog
-from drivestack.msgs import CameraCalibration, ObjectClass
+from drivestack.msgs import CameraCalibration, Image, ObjectClass, TrackedObjects
+from drivestack.perception._load import load_as
 from drivestack.perception.camera_cnn import (
     COCO_BICYCLE,
     COCO_BUS,
@@ -202,14 +203,14 @@ def load_nuscenes(
         lidar_pts = np.array(
             [log.nusc.get("sample_annotation", t)["num_lidar_pts"] for t in sample["anns"]]
         )
-        ann = frame.load("annotations")
+        ann = load_as(frame, "annotations", TrackedObjects)
         for name in names:
-            image = frame.load(f"camera_{name}")
+            image = load_as(frame, f"camera_{name}", Image)
             boxes, classes = project_annotations(
                 np.asarray(ann.boxes, np.float64),
                 np.asarray(ann.class_ids),
                 lidar_pts,
-                frame.load(f"calib_{name}"),
+                load_as(frame, f"calib_{name}", CameraCalibration),
             )
             out.append(
                 LabelledImage(

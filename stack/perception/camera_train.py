@@ -177,6 +177,9 @@ def write_camera_results(
 def nuscenes_front_labels(root: Path, scene: str, key_frames: list[int], out: Path) -> None:
     """CAM_FRONT ground truth of key frames in KITTI label files, as ``drive detect`` writes it."""
     from drivestack.datasets.nuscenes.log import NuScenesConfig, NuScenesLog
+    from drivestack.msgs.objects import TrackedObjects
+    from drivestack.msgs.sensors import CameraCalibration
+    from drivestack.perception._load import load_as
     from drivestack.perception.detect_nuscenes import gt_lines
 
     log = NuScenesLog(root, scene, NuScenesConfig(placeholders=True, key_frames_only=True))
@@ -187,12 +190,12 @@ def nuscenes_front_labels(root: Path, scene: str, key_frames: list[int], out: Pa
         pts = np.array(
             [log.nusc.get("sample_annotation", t)["num_lidar_pts"] for t in sample["anns"]]
         )
-        ann = frame.load("annotations")
+        ann = load_as(frame, "annotations", TrackedObjects)
         lines = gt_lines(
             np.asarray(ann.boxes, np.float64),
             np.asarray(ann.class_ids),
             pts,
-            frame.load("calib_front"),
+            load_as(frame, "calib_front", CameraCalibration),
         )
         (out / f"{i:06d}.txt").write_text("".join(line + "\n" for line in lines))
 

@@ -138,7 +138,8 @@ def save_checkpoint(path: Path, model: PointPillars, history: list[float]) -> No
 def load_checkpoint(path: Path, device: str | torch.device = "cpu") -> PointPillars:
     """Rebuilds the model from the config stored in the checkpoint."""
     ckpt = torch.load(path, map_location=device, weights_only=True)
-    fields = {
+    # JSON-like config of the checkpoint: lists back to the tuples the dataclass declares.
+    fields: dict[str, Any] = {
         k: tuple(tuple(x) if isinstance(x, list) else x for x in v) if isinstance(v, list) else v
         for k, v in ckpt["config"].items()
     }
